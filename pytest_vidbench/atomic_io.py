@@ -1,0 +1,46 @@
+"""Atomic file writes: a reader never sees half a file, and a crash never truncates one."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_safe(value: Any) -> Any:
+    # JSON has no NaN/Infinity; a non-finite number becomes null rather than invalid JSON.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def dumps_stable(document: Any) -> str:
+    """Git-friendly JSON: sorted keys, two-space indent, trailing newline, repr-exact floats."""
+    return json.dumps(_json_safe(document), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    write_bytes_atomic(Path(path), dumps_stable(document).encode("utf-8"))

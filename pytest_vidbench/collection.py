@@ -1,0 +1,112 @@
+"""Parametrization: which (model, variant, metric) cases a benchmark test function gets.
+
+Models and quality metrics that users register through hooks are looked up with the hook
+proxy of the test's own directory, so a conftest.py registers for the tests beside and
+below it (the same scoping as fixtures), whatever order pytest collects directories in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_vidbench.config import ConfigError, ModelConfig, VariantConfig, VidbenchConfig
+from pytest_vidbench.models.registry import ModelEntry, ModelRegistry, apply_global_overrides
+from pytest_vidbench.records import Kind
+
+if TYPE_CHECKING:
+    from pytest_vidbench.quality.registry import QualityMetric, QualityRegistry
+
+CASE_FIXTURE = "vidbench_case"
+PERFORMANCE_METRICS: dict[str, Kind] = {"latency": "latency", "memory": "memory",
+                                        "energy": "energy"}
+
+
+@dataclass(frozen=True)
+class BenchmarkCase:
+    """One benchmark test: a model variant and a metric."""
+
+    model: ModelEntry
+    variant: VariantConfig
+    metric: str
+    kind: Kind
+    quality: QualityMetric | None = None
+
+    @property
+    def variant_name(self) -> str:
+        return self.variant.resolved_name(self.model.dtype)
+
+    @property
+    def id(self) -> str:
+        return f"{self.model.name}-{self.variant_name}-{self.metric}"
+
+    @property
+    def measurement_key(self) -> tuple[str, str]:
+        return (self.model.name, self.variant_name)
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.model.name}[{self.variant_name}]::{self.metric}"
+
+
+def scoped_registries(hook: Any) -> tuple[ModelRegistry, QualityRegistry]:
+    """Built-ins plus what the conftest files in scope of `hook` register."""
+    from pytest_vidbench.quality.metrics import default_quality_metrics
+
+    models = ModelRegistry.with_builtins()
+    metrics = default_quality_metrics()
+    hook.pytest_vidbench_models(registry=models)
+    hook.pytest_vidbench_quality_metrics(registry=metrics)
+    return models, metrics
+
+
+def _selected_names(marker: pytest.Mark | None, key: str, configured: tuple[Any, ...]) -> Any:
+    if marker is not None and key in marker.kwargs:
+        return tuple(marker.kwargs[key])
+    return configured
+
+
+def select_cases(
+    config: VidbenchConfig,
+    models: ModelRegistry,
+    metrics: QualityRegistry,
+    marker: pytest.Mark | None,
+) -> list[BenchmarkCase]:
+    """Every case for one test function. Raises ConfigError on unknown names."""
+    if marker is not None:
+        unknown = set(marker.kwargs) - {"models", "metrics"}
+        if unknown:
+            raise ConfigError(f"@pytest.mark.vidbench takes models= and metrics=, "
+                              f"not {sorted(unknown)}")
+    chosen = _selected_names(marker, "models", config.models)
+    if chosen:
+        entries = [models.resolve(ModelConfig(name=m) if isinstance(m, str) else m)
+                   for m in chosen]
+    else:
+        entries = list(models)
+    metric_names = _selected_names(marker, "metrics", config.metrics) or default_metric_names(
+        metrics)
+    cases = []
+    for entry in entries:
+        entry = apply_global_overrides(entry, config.prompts, config.seeds)
+        for variant in entry.all_variants:
+            for name in metric_names:
+                cases.append(_case(entry, variant, name, metrics))
+    return cases
+
+
+def default_metric_names(metrics: QualityRegistry) -> list[str]:
+    return [*PERFORMANCE_METRICS, *metrics.names]
+
+
+def _case(entry: ModelEntry, variant: VariantConfig, name: str,
+          metrics: QualityRegistry) -> BenchmarkCase:
+    if name in PERFORMANCE_METRICS:
+        return BenchmarkCase(entry, variant, name, PERFORMANCE_METRICS[name])
+    if name not in metrics:
+        known = ", ".join([*PERFORMANCE_METRICS, *metrics.names])
+        raise ConfigError(f"unknown metric {name!r}; known metrics: {known}. Register new ones "
+                          "with the pytest_vidbench_quality_metrics hook in conftest.py")
+    return BenchmarkCase(entry, variant, name, "quality", metrics.get(name))

@@ -1,0 +1,313 @@
+"""`[tool.vidbench]` in pyproject.toml: parsed into typed records, strictly validated.
+
+Every error names the offending key and the allowed values, so a typo never silently falls
+back to a default. The plugin turns `ConfigError` into a pytest usage error (exit 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+DTYPES = ("float32", "bfloat16", "float16")
+DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+GENERATION_KEYS = (
+    "prompts", "seeds", "height", "width", "num_frames", "num_inference_steps",
+    "guidance_scale", "extra",
+)
+
+
+class ConfigError(ValueError):
+    """A bad key or value in [tool.vidbench] (or on the command line)."""
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """One optimisation of a model: a parametrization axis next to the plain pipeline."""
+
+    name: str = ""
+    dtype: str | None = None  # None: the model's dtype
+    compile: bool = False  # torch.compile the denoiser
+    attention_backend: str | None = None  # diffusers attention backend, e.g. "_native_math"
+    cpu_offload: bool = False  # enable_model_cpu_offload (needs CUDA)
+
+    def resolved_name(self, model_dtype: str) -> str:
+        if self.name:
+            return self.name
+        parts = [DTYPE_SHORT[self.dtype or model_dtype]]
+        if self.compile:
+            parts.append("compile")
+        if self.attention_backend:
+            parts.append(self.attention_backend.strip("_").replace("_", "-"))
+        if self.cpu_offload:
+            parts.append("offload")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model entry: a built-in name, a hub id, or a local directory."""
+
+    name: str
+    source: str | None = None  # hub id or local path; None: the built-in model called `name`
+    pipeline: str | None = None  # diffusers pipeline class, when it cannot be inferred
+    dtype: str = "float32"
+    revision: str | None = None
+    generation: dict[str, Any] = field(default_factory=dict)
+    variants: tuple[VariantConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Verdict policy knobs. Defaults come from the calibration in the README."""
+
+    alpha: float = 0.01  # family-wise error rate for `regression` (Holm)
+    fdr: float = 0.05  # false discovery rate for `suspicious` (Benjamini-Hochberg)
+    latency_min_effect: float = 0.10  # a slowdown must also be at least this large
+    energy_min_effect: float = 0.15  # no control workload to normalise energy by
+    noise_floor: float = 0.03  # lowest run-to-run SD assumed in log space
+    memory_rel_tolerance: float = 0.02
+    memory_abs_tolerance_mib: float = 16.0
+    control: bool = True  # also judge latency normalised by the interleaved control workload
+
+
+@dataclass(frozen=True)
+class VidbenchConfig:
+    models: tuple[ModelConfig, ...] = ()  # empty: every built-in and registered model
+    metrics: tuple[str, ...] = ()  # empty: the default metric set
+    device: str = "auto"
+    threads: int = 1
+    warmup: int = 1
+    rounds: int = 5  # rounds buy precision; calls per round barely do (README, calibration)
+    calls_per_round: int = 2
+    # Confirm a suspected slowdown in a fresh process before calling it a regression.
+    remeasure: bool = True
+    # Keep every pipeline resident and interleave them in each round (false: one at a time,
+    # for checkpoints too large to share the GPU).
+    interleave: bool = True
+    prompts: tuple[str, ...] = ()  # override every model's prompts
+    seeds: tuple[int, ...] = ()  # override every model's seeds
+    tf32: bool = False
+    deterministic: bool = True
+    history: int = 10  # runs kept per test in a baseline file
+    baselines: str = "baselines"
+    results: str = ".vidbench/results.json"
+    reference_max_side: int = 64  # reference clips are stored at this resolution
+    reference_max_frames: int = 8
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+def _allowed(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def _check_keys(table: dict[str, Any], allowed: list[str] | tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(
+                f"unknown key {where}.{key}; allowed keys: {', '.join(sorted(allowed))}"
+            )
+
+
+def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
+    # bool is an int in Python; refuse it where a number is meant.
+    numeric = types in (int, float, (int, float))
+    if not isinstance(value, types) or (numeric and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {what}, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any, where: str, minimum: int = 1) -> int:
+    _expect(value, int, where, f"an integer ≥ {minimum}")
+    if value < minimum:
+        raise ConfigError(f"{where} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def _fraction(value: Any, where: str, low: float = 0.0, high: float = 1.0) -> float:
+    _expect(value, (int, float), where, f"a number in ({low}, {high})")
+    if not low < float(value) < high:
+        raise ConfigError(f"{where} must be a number in ({low}, {high}), got {value!r}")
+    return float(value)
+
+
+def _dtype(value: Any, where: str) -> str:
+    if value not in DTYPES:
+        raise ConfigError(f"{where} must be one of {', '.join(DTYPES)}, got {value!r}")
+    return str(value)
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    _expect(value, list, where, "a list of strings")
+    for item in value:
+        _expect(item, str, where, "a list of strings")
+    return tuple(value)
+
+
+def parse_generation(table: Any, where: str) -> dict[str, Any]:
+    """Validate a generation table; returns the overrides for `GenerationSpec`."""
+    _expect(table, dict, where, "a table")
+    _check_keys(table, GENERATION_KEYS, where)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        here = f"{where}.{key}"
+        if key == "prompts":
+            out[key] = _str_list(value, here)
+            if not value:
+                raise ConfigError(f"{here} must name at least one prompt")
+        elif key == "seeds":
+            _expect(value, list, here, "a list of integers")
+            out[key] = tuple(_positive_int(v, here, minimum=0) for v in value)
+            if not value:
+                raise ConfigError(f"{here} must name at least one seed")
+        elif key == "guidance_scale":
+            out[key] = float(_expect(value, (int, float), here, "a number"))
+        elif key == "extra":
+            out[key] = dict(_expect(value, dict, here, "a table of pipeline call arguments"))
+        else:
+            out[key] = _positive_int(value, here)
+    return out
+
+
+def parse_variant(table: Any, where: str) -> VariantConfig:
+    _expect(table, dict, where, "a table")
+    _check_keys(table, _allowed(VariantConfig), where)
+    return VariantConfig(
+        name=str(_expect(table.get("name", ""), str, f"{where}.name", "a string")),
+        dtype=_dtype(table["dtype"], f"{where}.dtype") if "dtype" in table else None,
+        compile=_expect(table.get("compile", False), bool, f"{where}.compile", "true or false"),
+        attention_backend=(
+            _expect(table["attention_backend"], str, f"{where}.attention_backend", "a string")
+            if "attention_backend" in table else None
+        ),
+        cpu_offload=_expect(
+            table.get("cpu_offload", False), bool, f"{where}.cpu_offload", "true or false"
+        ),
+    )
+
+
+def parse_model(entry: Any, where: str) -> ModelConfig:
+    if isinstance(entry, str):
+        return ModelConfig(name=entry)
+    _expect(entry, dict, where, "a model name or a table")
+    _check_keys(entry, _allowed(ModelConfig), where)
+    if "name" not in entry:
+        raise ConfigError(f"{where} needs a `name`")
+    name = _expect(entry["name"], str, f"{where}.name", "a string")
+    if not name or any(c in name for c in "[]:/ "):
+        raise ConfigError(
+            f"{where}.name {name!r} must be non-empty, without spaces, '[', ']', ':', '/'")
+    variants_raw = _expect(entry.get("variants", []), list, f"{where}.variants", "a list of tables")
+    model = ModelConfig(
+        name=name,
+        source=_expect(entry["source"], str, f"{where}.source", "a hub id or a path")
+        if "source" in entry else None,
+        pipeline=_expect(entry["pipeline"], str, f"{where}.pipeline", "a class name")
+        if "pipeline" in entry else None,
+        dtype=_dtype(entry.get("dtype", "float32"), f"{where}.dtype"),
+        revision=_expect(entry["revision"], str, f"{where}.revision", "a string")
+        if "revision" in entry else None,
+        generation=parse_generation(entry.get("generation", {}), f"{where}.generation"),
+        variants=tuple(
+            parse_variant(v, f"{where}.variants[{i}]") for i, v in enumerate(variants_raw)
+        ),
+    )
+    names = [v.resolved_name(model.dtype) for v in model.variants]
+    plain = VariantConfig().resolved_name(model.dtype)
+    duplicates = {n for n in names if names.count(n) > 1 or n == plain}
+    if duplicates:
+        raise ConfigError(
+            f"{where}.variants: duplicate variant name(s) {sorted(duplicates)}; "
+            f"the plain pipeline is already '{plain}', give each variant a distinct `name`"
+        )
+    return model
+
+
+def parse_thresholds(table: Any, where: str) -> Thresholds:
+    _expect(table, dict, where, "a table")
+    _check_keys(table, _allowed(Thresholds), where)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        here = f"{where}.{key}"
+        if key == "control":
+            values[key] = _expect(value, bool, here, "true or false")
+        elif key == "memory_abs_tolerance_mib":
+            values[key] = float(_expect(value, (int, float), here, "a number of MiB ≥ 0"))
+            if values[key] < 0:
+                raise ConfigError(f"{here} must be ≥ 0, got {value!r}")
+        else:
+            values[key] = _fraction(value, here, 0.0, 1.0)
+    return Thresholds(**values)
+
+
+_SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "device": (str, "'auto', 'cpu' or 'cuda[:N]'"),
+    "tf32": (bool, "true or false"),
+    "deterministic": (bool, "true or false"),
+    "interleave": (bool, "true or false"),
+    "remeasure": (bool, "true or false"),
+    "baselines": (str, "a directory path"),
+    "results": (str, "a file path"),
+}
+_COUNTS = {
+    "threads": 1, "warmup": 0, "rounds": 1, "calls_per_round": 1,
+    "history": 1, "reference_max_side": 8, "reference_max_frames": 2,
+}
+
+
+def parse_config(table: Any, where: str = "tool.vidbench") -> VidbenchConfig:
+    """Validate the `[tool.vidbench]` table. Raises ConfigError naming the bad key."""
+    _expect(table, dict, where, "a table")
+    _check_keys(table, _allowed(VidbenchConfig), where)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        here = f"{where}.{key}"
+        if key == "models":
+            _expect(value, list, here, "a list of model names or tables")
+            values[key] = tuple(parse_model(m, f"{here}[{i}]") for i, m in enumerate(value))
+            names = [m.name for m in values[key]]
+            if len(set(names)) != len(names):
+                raise ConfigError(f"{here}: duplicate model names in {names}")
+        elif key in ("metrics", "prompts"):
+            values[key] = _str_list(value, here)
+        elif key == "seeds":
+            _expect(value, list, here, "a list of integers")
+            values[key] = tuple(_positive_int(v, here, minimum=0) for v in value)
+        elif key == "thresholds":
+            values[key] = parse_thresholds(value, f"{where}.thresholds")
+        elif key in _COUNTS:
+            values[key] = _positive_int(value, here, minimum=_COUNTS[key])
+        else:
+            types, what = _SCALARS[key]
+            values[key] = _expect(value, types, here, what)
+    config = VidbenchConfig(**values)
+    validate_device(config.device, f"{where}.device")
+    return config
+
+
+def validate_device(device: str, where: str) -> str:
+    if device in ("auto", "cpu", "cuda"):
+        return device
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return device
+    raise ConfigError(f"{where} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def load_pyproject_config(path: Path | None) -> VidbenchConfig:
+    """Read `[tool.vidbench]` from a pyproject.toml; a missing file or table gives the defaults."""
+    if path is None or not Path(path).is_file():
+        return VidbenchConfig()
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from error
+    table = document.get("tool", {}).get("vidbench")
+    if table is None:
+        return VidbenchConfig()
+    try:
+        return parse_config(table)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

@@ -1,0 +1,129 @@
+"""Command-line options, merged over `[tool.vidbench]` into one `RunOptions`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_vidbench.config import (
+    ConfigError,
+    ModelConfig,
+    VidbenchConfig,
+    load_pyproject_config,
+    validate_device,
+)
+
+# (option suffix, config field, type, help); None field: not a config override.
+_OVERRIDES: tuple[tuple[str, str, type, str], ...] = (
+    ("device", "device", str, "auto|cpu|cuda[:N]; auto picks CUDA when available"),
+    ("threads", "threads", int, "torch threads on CPU (default 1: the least noisy)"),
+    ("warmup", "warmup", int, "untimed warm-up calls per model"),
+    ("rounds", "rounds", int, "interleaved timing rounds across all models"),
+    ("calls-per-round", "calls_per_round", int, "timed calls per model in each round"),
+    ("history", "history", int, "runs kept per test in a baseline file"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vidbench", "video-diffusion benchmarks (pytest-vidbench)")
+    group.addoption("--vidbench", action="store_true", help="run the vidbench benchmarks")
+    for suffix, _field, kind, text in _OVERRIDES:
+        group.addoption(f"--vidbench-{suffix}", type=kind, default=None, help=text)
+    group.addoption("--vidbench-models", default=None,
+                    help="comma-separated model names (overrides [tool.vidbench] models)")
+    group.addoption("--vidbench-metrics", default=None,
+                    help="comma-separated metric names (overrides [tool.vidbench] metrics)")
+    group.addoption("--vidbench-json", default=None, metavar="PATH",
+                    help="results file (default .vidbench/results.json)")
+    group.addoption("--vidbench-benchmark-json", default=None, metavar="PATH",
+                    help="also write results in pytest-benchmark's JSON layout")
+    group.addoption("--vidbench-baselines", default=None, metavar="DIR",
+                    help="baseline directory (default baselines/)")
+    group.addoption("--vidbench-update-baselines", action="store_true",
+                    help="append this run to the baseline history (only if the run completes)")
+    group.addoption("--vidbench-prune-baselines", action="store_true",
+                    help="remove baseline entries of tests that no longer exist")
+    group.addoption("--vidbench-report-only", action="store_true",
+                    help="report verdicts but always exit 0 on regressions")
+    group.addoption("--vidbench-markdown", default=None, metavar="PATH",
+                    help="write the PR-comment Markdown here")
+    group.addoption("--vidbench-html", default=None, metavar="PATH",
+                    help="write a self-contained HTML report here")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    enabled: bool
+    config: VidbenchConfig
+    rootdir: Path
+    results_path: Path
+    benchmark_json_path: Path | None
+    baselines_dir: Path
+    update_baselines: bool
+    prune_baselines: bool
+    report_only: bool
+    markdown_path: Path | None
+    html_path: Path | None
+
+    @property
+    def gate_enforced(self) -> bool:
+        return not (self.report_only or self.update_baselines)
+
+
+def _path(rootdir: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else rootdir / path
+
+
+def _comma_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _apply_overrides(config: VidbenchConfig, pytest_config: pytest.Config) -> VidbenchConfig:
+    changes: dict[str, Any] = {}
+    for suffix, field, _kind, _text in _OVERRIDES:
+        value = pytest_config.getoption(f"--vidbench-{suffix}")
+        if value is None:
+            continue
+        if field != "device" and value < (0 if field == "warmup" else 1):
+            raise ConfigError(f"--vidbench-{suffix} must be ≥ {0 if field == 'warmup' else 1}")
+        changes[field] = value
+    if "device" in changes:
+        validate_device(changes["device"], "--vidbench-device")
+    models = pytest_config.getoption("--vidbench-models")
+    if models is not None:
+        by_name = {m.name: m for m in config.models}
+        changes["models"] = tuple(by_name.get(n, ModelConfig(name=n)) for n in _comma_list(models))
+    metrics = pytest_config.getoption("--vidbench-metrics")
+    if metrics is not None:
+        changes["metrics"] = _comma_list(metrics)
+    return dataclasses.replace(config, **changes)
+
+
+def resolve_options(pytest_config: pytest.Config) -> RunOptions:
+    """Read pyproject.toml at the rootdir and apply the command line. Raises ConfigError."""
+    rootdir = Path(pytest_config.rootpath)
+    inipath = pytest_config.inipath
+    use_ini = inipath is not None and inipath.name == "pyproject.toml"
+    pyproject = inipath if use_ini else rootdir / "pyproject.toml"
+    config = _apply_overrides(load_pyproject_config(pyproject), pytest_config)
+    getoption = pytest_config.getoption
+    return RunOptions(
+        enabled=bool(getoption("--vidbench")),
+        config=config,
+        rootdir=rootdir,
+        results_path=_path(rootdir, getoption("--vidbench-json") or config.results),
+        benchmark_json_path=_path(rootdir, getoption("--vidbench-benchmark-json")),
+        baselines_dir=_path(rootdir, getoption("--vidbench-baselines") or config.baselines),
+        update_baselines=bool(getoption("--vidbench-update-baselines")),
+        prune_baselines=bool(getoption("--vidbench-prune-baselines")),
+        report_only=bool(getoption("--vidbench-report-only")),
+        markdown_path=_path(rootdir, getoption("--vidbench-markdown")),
+        html_path=_path(rootdir, getoption("--vidbench-html")),
+    )

@@ -1,0 +1,35 @@
+"""Writing a run's outputs: results JSON, pytest-benchmark JSON, Markdown, HTML."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pytest_vidbench.atomic_io import write_bytes_atomic, write_json_atomic
+from pytest_vidbench.benchmark_json import benchmark_document
+from pytest_vidbench.options import RunOptions
+from pytest_vidbench.records import RunReport
+from pytest_vidbench.results_file import results_document
+
+
+def write_outputs(report: RunReport, options: RunOptions, run: dict[str, Any]) -> None:
+    write_json_atomic(options.results_path,
+                      results_document(report.records, report.environment, run))
+    if options.benchmark_json_path is not None:
+        write_json_atomic(options.benchmark_json_path,
+                          benchmark_document(report.records, report.environment))
+    write_reports(report, options.markdown_path, options.html_path)
+
+
+def write_reports(report: RunReport, markdown_path: Any, html_path: Any) -> None:
+    """Markdown (also appended to $GITHUB_STEP_SUMMARY when set) and HTML, when asked for."""
+    if markdown_path is not None:
+        from pytest_vidbench.report.markdown import append_github_step_summary, render_markdown
+
+        markdown = render_markdown(report)
+        write_bytes_atomic(markdown_path, markdown.encode("utf-8"))
+        append_github_step_summary(markdown, os.environ)
+    if html_path is not None:
+        from pytest_vidbench.report.html import render_html
+
+        write_bytes_atomic(html_path, render_html(report).encode("utf-8"))

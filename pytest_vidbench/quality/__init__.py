@@ -1,0 +1,57 @@
+"""Quality metrics for generated clips: a registry, offline defaults, reference clips, opt-ins.
+
+Model-based opt-in metrics live in `pytest_vidbench.quality.optin` (imported on demand, since
+it pulls in transformers).
+"""
+
+from pytest_vidbench.quality.errors import (
+    MetricUnavailable,
+    QualityInputError,
+    ReferenceBudgetError,
+    ReferenceFileError,
+)
+from pytest_vidbench.quality.frames import check_frames, downscale, temporal_indices
+from pytest_vidbench.quality.metrics import (
+    MS_SSIM,
+    PSNR_CAP_DB,
+    default_quality_metrics,
+    vmaf_status,
+)
+from pytest_vidbench.quality.reference import (
+    ReferenceClip,
+    ReferenceConfig,
+    ReferenceStore,
+    align_to_reference,
+    load_references,
+    reference_path,
+    save_references,
+)
+from pytest_vidbench.quality.registry import (
+    QualityMetric,
+    QualityRegistry,
+    metric_from_function,
+)
+
+__all__ = [
+    "MS_SSIM",
+    "PSNR_CAP_DB",
+    "MetricUnavailable",
+    "QualityInputError",
+    "QualityMetric",
+    "QualityRegistry",
+    "ReferenceBudgetError",
+    "ReferenceClip",
+    "ReferenceConfig",
+    "ReferenceFileError",
+    "ReferenceStore",
+    "align_to_reference",
+    "check_frames",
+    "default_quality_metrics",
+    "downscale",
+    "load_references",
+    "metric_from_function",
+    "reference_path",
+    "save_references",
+    "temporal_indices",
+    "vmaf_status",
+]

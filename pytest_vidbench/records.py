@@ -1,0 +1,129 @@
+"""The records a run produces: one `ResultRecord` per benchmark test, with its `Verdict`.
+
+These are the shapes every other module speaks (trackers fill them, the verdict engine
+judges them, the renderers and the results file read them). Keep them plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["latency", "memory", "energy", "quality"]
+Direction = Literal["lower", "higher"]  # which way is better
+Status = Literal["ok", "error", "skipped"]
+VerdictStatus = Literal[
+    "regression", "suspicious", "unchanged", "improvement", "new", "incomparable", "error"
+]
+
+KINDS: tuple[str, ...] = ("latency", "memory", "energy", "quality")
+VERDICTS: tuple[str, ...] = (
+    "regression", "suspicious", "unchanged", "improvement", "new", "incomparable", "error"
+)
+
+
+@dataclass
+class Verdict:
+    """The judgement on one result, with the numbers behind it."""
+
+    status: VerdictStatus
+    baseline: float | None = None  # the baseline summary the result was compared with
+    change_pct: float | None = None  # (current / baseline - 1) * 100, raw
+    limit: float | None = None  # the value above (or below) which the result would be flagged
+    interval: tuple[float, float] | None = None  # prediction interval for the current value
+    p_value: float | None = None  # one-sided p-value, before multiple-comparison control
+    method: str = ""  # short name of the rule that decided, e.g. "prediction-interval/log"
+    reason: str = ""  # one human sentence: why this verdict
+    remeasured: bool = False  # a suspect was measured again before this verdict
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.interval is not None:
+            data["interval"] = list(self.interval)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        data = dict(data)
+        if data.get("interval") is not None:
+            low, high = data["interval"]
+            data["interval"] = (float(low), float(high))
+        return cls(**data)
+
+
+@dataclass
+class ResultRecord:
+    """One benchmark test's measurement: a (model, variant, metric) triple."""
+
+    test_id: str  # the pytest node id
+    model: str
+    variant: str
+    metric: str
+    kind: Kind
+    unit: str  # "s", "B", "J", or the quality metric's unit ("dB", "score")
+    direction: Direction = "lower"
+    # The summary: median for latency and energy, peak for memory, mean for quality.
+    value: float | None = None
+    samples: list[float] = field(default_factory=list)
+    # For quality: one label per sample, "p<prompt index>/s<seed>", so runs pair by (prompt, seed).
+    sample_labels: list[str] = field(default_factory=list)
+    # For latency: per-stage samples in seconds, e.g. {"text_encoder": [...], "vae_decode": [...]}.
+    stages: dict[str, list[float]] | None = None
+    status: Status = "ok"
+    error: str | None = None
+    # Extra figures that are not the summary (raw/normalised summaries, reserved VRAM, ...).
+    details: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs, independent of the test file's path."""
+        return f"{self.model}[{self.variant}]::{self.metric}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verdict"] = self.verdict.to_json() if self.verdict else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResultRecord:
+        data = dict(data)
+        verdict = data.pop("verdict", None)
+        record = cls(**data)
+        record.verdict = Verdict.from_json(verdict) if verdict else None
+        return record
+
+
+@dataclass
+class RunReport:
+    """Everything a renderer needs about one run: its records plus the context of the comparison."""
+
+    records: list[ResultRecord]
+    environment: dict[str, Any] = field(default_factory=dict)  # see environment.py for the keys
+    commit: str | None = None  # this run's git commit (short), with "+dirty" when dirty
+    baseline_commit: str | None = None  # commit of the newest baseline run compared against
+    baseline_date: str | None = None
+    baseline_environment: str | None = None  # the baseline file's environment key
+    repeats: str = ""  # e.g. "2 warm-up, 5 rounds × 2 calls"
+    wall_seconds: float | None = None  # session wall time
+    timed_seconds: float | None = None  # sum of timed generation time
+    warnings: list[str] = field(default_factory=list)  # one line each (e.g. incomparable env)
+    gate_enforced: bool = True  # False under --vidbench-report-only / --vidbench-update-baselines
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Verdict counts in VERDICTS order, records without a verdict skipped."""
+        counts = dict.fromkeys(VERDICTS, 0)
+        for record in self.records:
+            if record.verdict is not None:
+                counts[record.verdict.status] += 1
+        return counts
+
+    @property
+    def regressions(self) -> list[ResultRecord]:
+        return [r for r in self.records if r.verdict and r.verdict.status == "regression"]
+
+    @property
+    def gate_failed(self) -> bool:
+        return self.gate_enforced and bool(self.regressions)

@@ -1,0 +1,231 @@
+"""The table every renderer shows, built once so that headlines and tables cannot disagree.
+
+`build_rows` turns a `RunReport` into sorted `Row`s; `count_rows` counts exactly those rows;
+the headline, the summary line and the gate section are all derived from these counts.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_vidbench.records import ResultRecord, RunReport
+from pytest_vidbench.report.format import (
+    DISPLAY_ORDER,
+    ICONS,
+    MISSING,
+    STAGE_ORDER,
+    change_pct,
+    clean_text,
+    count_phrase,
+    format_bound,
+    format_change,
+    format_value,
+    stage_name,
+)
+
+# Names are capped before any renderer sees them, so that a 10 kB model name cannot blow a
+# comment's budget; each renderer may shorten further.
+NAME_CAP = 120
+NOTE_CAP = 300
+
+
+@dataclass
+class StageLine:
+    """Median seconds per call of one pipeline stage, baseline against this run."""
+
+    name: str
+    baseline: float | None
+    current: float | None
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.baseline and self.current is not None:
+            return (self.current / self.baseline - 1.0) * 100.0
+        return None
+
+    def cells(self) -> tuple[str, str, str]:
+        return (
+            format_value(self.baseline, "s"),
+            format_value(self.current, "s"),
+            format_change(self.change_pct),
+        )
+
+
+@dataclass
+class Row:
+    """One record, formatted as plain text (renderers escape it for their output)."""
+
+    record: ResultRecord
+    status: str  # one of DISPLAY_ORDER
+    model: str
+    variant: str
+    metric: str
+    baseline: str
+    current: str
+    change: str
+    bound: str
+    note: str = ""  # error text or skip reason
+    change_value: float | None = None
+    stages: list[StageLine] = field(default_factory=list)
+    # Latency only: (change normalised by the interleaved control workload, control's change).
+    normalized_change: tuple[str, str] | None = None
+
+    @property
+    def direction_hint(self) -> str:
+        """Quality metrics say which way is better; latency/memory/energy are always lower."""
+        if self.record.kind != "quality":
+            return ""
+        return f"{self.record.direction} is better"
+
+    @property
+    def normalized(self) -> str:
+        """'normalised by control +8.1% (control +3.6%)', or ''."""
+        if self.normalized_change is None:
+            return ""
+        norm, control = self.normalized_change
+        return f"normalised by control {norm}" + (f" (control {control})" if control else "")
+
+    @property
+    def reason(self) -> str:
+        verdict = self.record.verdict
+        return clean_text(verdict.reason, NOTE_CAP) if verdict else ""
+
+
+def display_status(record: ResultRecord) -> str:
+    if record.verdict is not None:
+        return record.verdict.status
+    if record.status in ("error", "skipped"):
+        return record.status
+    return "none"
+
+
+def finite_floats(values: Any) -> list[float]:
+    """The finite numbers in `values`; [] for anything that is not a list of numbers.
+
+    `verdict.extra` comes from JSON written by other code: never trust its shape.
+    """
+    if not isinstance(values, (list, tuple)):
+        return []
+    return [float(v) for v in values if _is_number(v)]
+
+
+def _median(values: Any) -> float | None:
+    numbers = finite_floats(values)
+    return statistics.median(numbers) if numbers else None
+
+
+def stage_lines(record: ResultRecord) -> list[StageLine]:
+    """Per-stage medians, pipeline order first; baseline only where the verdict carries it."""
+    if record.kind != "latency" or not record.stages:
+        return []
+    baseline_stages = record.verdict.extra.get("baseline_stages") if record.verdict else None
+    if not isinstance(baseline_stages, dict):
+        baseline_stages = {}
+    names = [s for s in STAGE_ORDER if s in record.stages]
+    names += sorted(str(s) for s in record.stages if s not in STAGE_ORDER)
+    return [
+        StageLine(
+            name=clean_text(stage_name(name), 40),
+            baseline=_median(baseline_stages.get(name)),
+            current=_median(record.stages.get(name)),
+        )
+        for name in names
+    ]
+
+
+def _normalized_change(record: ResultRecord) -> tuple[str, str] | None:
+    """(normalised change, control change or "") for latency records that carry them."""
+    details = record.details or {}
+    norm = details.get("normalized_change_pct")
+    if record.kind != "latency" or not _is_number(norm):
+        return None
+    control = details.get("control_change_pct")
+    return format_change(norm), format_change(control) if _is_number(control) else ""
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def build_row(record: ResultRecord) -> Row:
+    status = display_status(record)
+    verdict = record.verdict
+    pct = change_pct(verdict, record.value)
+    note = ""
+    if status == "error" or record.status == "error":
+        note = clean_text(record.error or (verdict.reason if verdict else "") or "error", NOTE_CAP)
+    elif record.status == "skipped":
+        note = clean_text(record.error or "skipped", NOTE_CAP)
+    return Row(
+        record=record,
+        status=status,
+        model=clean_text(record.model, NAME_CAP) or MISSING,
+        variant=clean_text(record.variant, NAME_CAP) or MISSING,
+        metric=clean_text(record.metric, NAME_CAP) or MISSING,
+        baseline=format_value(verdict.baseline if verdict else None, record.unit),
+        current=format_value(record.value, record.unit),
+        change=format_change(pct),
+        bound=format_bound(record),
+        note=note,
+        change_value=pct,
+        stages=stage_lines(record),
+        normalized_change=_normalized_change(record),
+    )
+
+
+def _sort_key(row: Row) -> tuple[Any, ...]:
+    rank = DISPLAY_ORDER.index(row.status)
+    # Worst regressions first; everything else in a stable, readable order.
+    severity = -abs(row.change_value) if row.status == "regression" and row.change_value else 0.0
+    return (rank, severity, row.model, row.variant, row.metric)
+
+
+def build_rows(report: RunReport) -> list[Row]:
+    return sorted((build_row(r) for r in report.records), key=_sort_key)
+
+
+def count_rows(rows: list[Row]) -> dict[str, int]:
+    counts = dict.fromkeys(DISPLAY_ORDER, 0)
+    for row in rows:
+        counts[row.status] += 1
+    return counts
+
+
+def worst_regression(rows: list[Row]) -> Row | None:
+    """The regression with the largest change (rows are sorted worst first)."""
+    return next((row for row in rows if row.status == "regression"), None)
+
+
+def headline(
+    rows: list[Row],
+    counts: dict[str, int],
+    ident: Callable[[Row], str],
+    icon: Callable[[str], str] = ICONS.__getitem__,
+) -> str:
+    """The one-sentence verdict, derived from `counts` only (plus the worst regression).
+
+    `ident` names a row in the output's own escaping (Markdown or HTML); `icon` marks a status.
+    """
+    worst = worst_regression(rows)
+    compared = sum(counts[s] for s in ("regression", "suspicious", "unchanged", "improvement"))
+    if worst is not None:
+        status = "regression"
+        text = (f"{count_phrase('regression', counts['regression'])}; worst: {ident(worst)}"
+                f" {worst.change} ({worst.baseline} → {worst.current})")
+    elif not rows:
+        status, text = "incomparable", "No benchmark results"
+    elif compared == 0:
+        status, text = "incomparable", "No regressions, but nothing was compared to a baseline"
+    elif counts["suspicious"]:
+        status = "suspicious"
+        text = f"No regressions; {count_phrase('suspicious', counts['suspicious'])}"
+    else:
+        status, text = "unchanged", "No regressions"
+    text = f"{icon(status)} {text}"
+    if counts["error"]:
+        text += f"; {icon('error')} {count_phrase('error', counts['error'])}"
+    return text

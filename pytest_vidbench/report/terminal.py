@@ -1,0 +1,158 @@
+"""The terminal summary: one table, one counts line, and the gate section.
+
+Plain text only (no emoji): their width differs between terminals and would break alignment.
+Every line fits `width` display columns.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from pytest_vidbench.records import RunReport
+from pytest_vidbench.report.format import (
+    count_phrase,
+    counts_sentence,
+    display_width,
+    end_ellipsis,
+    middle_ellipsis,
+    pad,
+    timing_sentence,
+    verdict_label,
+)
+from pytest_vidbench.report.rows import Row, build_rows, count_rows
+
+SEP = "  "
+HEADERS = ("model", "variant", "metric", "baseline", "current", "change", "interval/limit",
+           "verdict")
+RIGHT = (False, False, False, True, True, True, False, False)
+# Identity columns shrink first (in this order of preference: longest first) down to these.
+_ID_MIN = (10, 6, 8)
+_ID_CAP = (40, 20, 28)
+
+
+@dataclass
+class _Layout:
+    widths: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.widths) + len(SEP) * (len(self.widths) - 1)
+
+
+def _cells(row: Row) -> list[str]:
+    return [row.model, row.variant, row.metric, row.baseline, row.current, row.change,
+            row.bound, verdict_label(row.status, icon=False)]
+
+
+def _layout(table: list[list[str]], width: int) -> _Layout:
+    widths = [display_width(h) for h in HEADERS]
+    for cells in table:
+        for i, cell in enumerate(cells):
+            widths[i] = max(widths[i], display_width(cell))
+    for i in range(3):
+        widths[i] = min(widths[i], _ID_CAP[i])
+    layout = _Layout(widths)
+    # Shrink the widest identity column one column at a time: spreads the loss fairly.
+    while layout.total > width:
+        shrinkable = [i for i in range(3) if widths[i] > _ID_MIN[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i] - _ID_MIN[i])
+        widths[widest] -= 1
+    bound = HEADERS.index("interval/limit")
+    while layout.total > width and widths[bound] > len("interval"):
+        widths[bound] -= 1
+    return layout
+
+
+def _fit(cell: str, width: int, index: int) -> str:
+    if index < 3:
+        return middle_ellipsis(cell, width)
+    return end_ellipsis(cell, width)
+
+
+def _line(cells: list[str], layout: _Layout) -> str:
+    parts = [
+        pad(_fit(cell, w, i), w, right=RIGHT[i])
+        for i, (cell, w) in enumerate(zip(cells, layout.widths, strict=True))
+    ]
+    return SEP.join(parts).rstrip()
+
+
+def _sub_line(label: str, numbers: tuple[str, str, str] | None, layout: _Layout) -> str:
+    """An indented line under a row: a label over the identity columns, maybe three numbers."""
+    id_width = sum(layout.widths[:3]) + 2 * len(SEP)
+    if numbers is None:
+        return end_ellipsis("    " + label, layout.total).rstrip()
+    head = pad(end_ellipsis("    " + label, id_width), id_width)
+    nums = [pad(end_ellipsis(n, w), w, right=True)
+            for n, w in zip(numbers, layout.widths[3:6], strict=True)]
+    return SEP.join([head, *nums]).rstrip()
+
+
+def _clip(line: str, width: int) -> str:
+    return end_ellipsis(line, width) if display_width(line) > width else line
+
+
+def render_terminal(report: RunReport, width: int = 100) -> list[str]:
+    """The results table (regressions first) and one counts line, each line ≤ `width` columns."""
+    rows = build_rows(report)
+    if not rows:
+        return ["vidbench: no benchmark results"]
+    table = [_cells(row) for row in rows]
+    layout = _layout(table, width)
+    lines = [_line(list(HEADERS), layout), "-" * min(layout.total, width)]
+    for row, cells in zip(rows, table, strict=True):
+        lines.append(_line(cells, layout))
+        if row.note:
+            lines.append(_sub_line(f"↳ {row.status}: {row.note}", None, layout))
+        if row.status == "regression" and row.record.kind == "latency":
+            if row.normalized:
+                lines.append(_sub_line(f"↳ {row.normalized}", None, layout))
+            for stage in row.stages:
+                lines.append(_sub_line(f"↳ {stage.name}", stage.cells(), layout))
+    lines.append(counts_sentence(count_rows(rows)))
+    return [_clip(line, width) for line in lines]
+
+
+def _wrapped(text: str, width: int, indent: str) -> list[str]:
+    """Word-wrap one gate line; names were shortened already, so this only splits prose."""
+    lines = textwrap.wrap(text, width=width, subsequent_indent=indent, break_on_hyphens=False)
+    return [_clip(line, width) for line in lines] or [""]
+
+
+def render_gate_section(report: RunReport, width: int = 100) -> list[str]:
+    """Each regression with its numbers, the session timing, then the gate outcome last."""
+    rows = build_rows(report)
+    counts = count_rows(rows)
+    lines = []
+    for row in rows:
+        if row.status != "regression":
+            continue
+        verdict = row.record.verdict
+        text = (
+            f"  REGRESSION {middle_ellipsis(row.model, 40)} [{middle_ellipsis(row.variant, 20)}]"
+            f" {middle_ellipsis(row.metric, 24)}: {row.baseline} -> {row.current}"
+            f" ({row.change}, limit {row.bound})"
+        )
+        if row.normalized:
+            text += f"; {row.normalized}"
+        if verdict is not None and verdict.remeasured:
+            text += "; confirmed by re-measuring"
+        if row.reason:
+            text += f"; {row.reason}"
+        lines += _wrapped(text, width, " " * 6)
+    timing = timing_sentence(report.wall_seconds, report.timed_seconds)
+    if timing:
+        lines += _wrapped(f"vidbench session: {timing}", width, "  ")
+    n = counts["regression"]
+    regressions = count_phrase("regression", n) if n else "no regressions"
+    if not report.gate_enforced:
+        outcome = f"not enforced (report only; {regressions})"
+    elif n:
+        outcome = f"FAILED ({regressions})"
+    else:
+        outcome = f"passed ({regressions})"
+    lines.append(_clip(f"vidbench gate: {outcome}", width))
+    return lines

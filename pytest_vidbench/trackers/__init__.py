@@ -1,0 +1,17 @@
+"""One tracker per measured quantity (latency, memory, energy), all with the same interface."""
+
+from pytest_vidbench.trackers.base import Tracker, TrackerUnavailable
+from pytest_vidbench.trackers.energy import EnergyTracker
+from pytest_vidbench.trackers.latency import LatencyTracker, StageClock
+from pytest_vidbench.trackers.memory import CpuMemoryTracker, CudaMemoryTracker, memory_tracker
+
+__all__ = [
+    "CpuMemoryTracker",
+    "CudaMemoryTracker",
+    "EnergyTracker",
+    "LatencyTracker",
+    "StageClock",
+    "Tracker",
+    "TrackerUnavailable",
+    "memory_tracker",
+]

@@ -1,0 +1,29 @@
+"""The interface every tracker shares: start a window, stop it, read one number."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+
+class TrackerUnavailable(RuntimeError):
+    """This quantity cannot be measured here; the message is the reason, kept in the record."""
+
+
+class Tracker(ABC):
+    kind: ClassVar[str]  # "latency", "memory" or "energy"
+    unit: ClassVar[str]
+    # True: measure on dedicated untimed calls, never around a timed one.
+    perturbs_timing: ClassVar[bool] = False
+
+    @abstractmethod
+    def start(self) -> None:
+        """Open a measurement window (the device is idle: the caller synchronised)."""
+
+    @abstractmethod
+    def stop(self) -> float:
+        """Close the window and return its measurement in `unit`."""
+
+    def details(self) -> dict[str, Any]:
+        """Extra figures of the last window that are not the headline number."""
+        return {}

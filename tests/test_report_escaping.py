@@ -1,0 +1,160 @@
+"""A PR controls model names, variants, metrics, error texts and warnings through its config:
+none of it may inject HTML, links, mentions or table cells into the comment or the report."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from pytest_vidbench.records import ResultRecord, RunReport, Verdict
+from pytest_vidbench.report import MARKER, escape_md, render_markdown, render_terminal
+from pytest_vidbench.report.format import clean_text, display_width, middle_ellipsis
+from pytest_vidbench.report.html import render_html
+
+MD = MarkdownIt("commonmark").enable("table")
+NASTY = [
+    "<script>alert(1)</script>", "a|b", "a \\| b", "`code`", "<!-- x", "-->", "line\nbreak\r\n",
+    "[x](javascript:alert(1))", "![i](http://e.example/x.png)", "*em* _u_ **b**", "@octocat",
+    "&lt;b&gt;", "&amp;", "$x^2$", "~~s~~", "<img src=x onerror=alert(1)>", "\u202eevil",
+    "| --- |", "</details>", "<details open>", "https://example.com/a", "<https://x.y>", "\\",
+    "trailing\\", "# heading", "> quote", "- item", "1. item", "\x00nul\x07", "  ", "",
+    "</td></tr><tr><td>", "{{ x }}", "\t|\t|", "&#60;script&#62;",
+]
+untrusted = st.one_of(st.sampled_from(NASTY), st.text(max_size=60),
+                      st.lists(st.sampled_from(NASTY), max_size=4).map("".join))
+
+MD_TAGS = {"p", "h3", "table", "thead", "tbody", "tr", "th", "td", "blockquote", "strong", "em",
+           "ul", "li", "details", "summary"}
+
+
+class TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.comments: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_comment(self, data: str) -> None:
+        self.comments.append(data)
+
+
+def parse_html(text: str) -> TagCollector:
+    parser = TagCollector()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def _record(model: str, variant: str, metric: str, error: str, status: str) -> ResultRecord:
+    failed = status == "error"
+    return ResultRecord(
+        test_id="t", model=model, variant=variant, metric=metric, kind="latency", unit="s",
+        value=None if failed else 1.2, status="error" if failed else "ok",
+        error=error if failed else None, stages={"text_encoder": [0.1], "vae_decode": [0.2]},
+        verdict=Verdict(status=status, baseline=1.0, change_pct=20.0, limit=1.1,
+                        reason=error, extra={"baseline_stages": {"vae_decode": [0.15]}}),
+    )
+
+
+def _report(model: str, variant: str, metric: str, error: str, warning: str) -> RunReport:
+    records = [_record(model, variant, metric, error, s)
+               for s in ("regression", "suspicious", "error", "unchanged")]
+    return RunReport(records=records, warnings=[warning], commit=warning,
+                     baseline_commit=error, repeats=model,
+                     environment={"device_name": model, "torch": variant, "diffusers": metric})
+
+
+def _shown(text: str) -> str:
+    """What a reader sees: the cleaned text, capped (120, then 80 in a table cell)."""
+    return middle_ellipsis(clean_text(text, 120), 80).replace("\u200b", "") or "—"
+
+
+def _cell_texts(markdown: str) -> list[list[list[str]]]:
+    tables: list[list[list[str]]] = []
+    row: list[str] | None = None
+    for token in MD.parse(markdown):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and row is not None:
+            assert all(c.type in ("text", "softbreak") for c in token.children or []), token
+            row.append("".join(c.content for c in token.children or []).replace("\u200b", ""))
+        elif token.type == "tr_close":
+            tables[-1].append(row or [])
+            row = None
+    return tables
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=untrusted, variant=untrusted, metric=untrusted, error=untrusted, warning=untrusted)
+def test_markdown_never_yields_html_or_extra_cells(
+    model: str, variant: str, metric: str, error: str, warning: str
+) -> None:
+    report = _report(model, variant, metric, error, warning)
+    markdown = render_markdown(report)
+    tokens = MD.parse(markdown)
+    # No inline HTML at all, and only our own HTML blocks (marker, <details> wrapper).
+    for token in tokens:
+        assert token.type != "html_inline"
+        if token.type == "html_block":
+            assert token.content.startswith((MARKER, "<details>\n<summary>All ", "</details>"))
+        for child in token.children or []:
+            assert child.type not in ("html_inline", "link_open", "image", "code_inline"), child
+    rendered = parse_html(MD.render(markdown))
+    assert {tag for tag, _ in rendered.tags} <= MD_TAGS
+    assert rendered.comments == [" pytest-vidbench "]
+    attention, full = _cell_texts(markdown)
+    # every row keeps its 8 cells, and the cells read back exactly as the names were given
+    assert len(full) == 1 + len(report.records)
+    for row in full[1:]:
+        assert row[:3] == [_shown(model), _shown(variant), _shown(metric)]
+    assert attention[1][:3] == [_shown(model), _shown(variant), _shown(metric)]
+    assert len(attention) == 1 + 2 * 3  # 2 rows, each with 2 stage sub-rows
+    # GitHub would ping "@name": a zero-width space must follow every @
+    if "@" in model:
+        assert "@&#8203;" in markdown and "@" + model.split("@")[1][:1] not in markdown.replace(
+            "@&#8203;", "")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=untrusted, variant=untrusted, error=untrusted)
+def test_terminal_lines_stay_lines(model: str, variant: str, error: str) -> None:
+    report = _report(model, variant, "latency", error, "w")
+    lines = render_terminal(report)
+    assert all("\n" not in x and "\r" not in x and display_width(x) <= 100 for x in lines)
+    assert lines[-1] == "1 regression, 1 suspicious, 1 unchanged, 1 error"
+
+
+HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "div",
+             "span", "strong", "em", "table", "thead", "tbody", "tr", "th", "td", "ul", "li",
+             "img"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=untrusted, variant=untrusted, metric=untrusted, error=untrusted, warning=untrusted)
+def test_html_never_yields_tags_from_names(
+    model: str, variant: str, metric: str, error: str, warning: str
+) -> None:
+    page = render_html(_report(model, variant, metric, error, warning))
+    parsed = parse_html(page)
+    assert {tag for tag, _ in parsed.tags} <= HTML_TAGS
+    assert not parsed.comments
+    for tag, attrs in parsed.tags:
+        assert not any(name.startswith("on") for name in attrs)  # no event handlers
+        if tag == "img":
+            assert (attrs.get("src") or "").startswith("data:image/png;base64,")
+    assert sum(tag == "tr" for tag, _ in parsed.tags) == (1 + 2 + 2 * 2) + (1 + 4)
+
+
+def test_escape_md_examples() -> None:
+    assert escape_md("a|b") == "a\\|b"
+    assert escape_md("<script>") == "&lt;script&gt;"
+    assert escape_md("x\ny") == "x y"
+    assert escape_md("@team") == "@&#8203;team"
+    assert escape_md("a" * 100, 10).count("…") == 1
