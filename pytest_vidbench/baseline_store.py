@@ -41,7 +41,7 @@ class RunSummary:
 
 
 @dataclass
-class TestBaseline:
+class BaselineEntry:
     model: str
     variant: str
     metric: str
@@ -64,7 +64,7 @@ class BaselineFile:
     path: Path
     environment_key: str
     environment: dict[str, Any]
-    tests: dict[str, TestBaseline] = field(default_factory=dict)
+    tests: dict[str, BaselineEntry] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,7 +106,7 @@ def _parse_summary(data: Any, path: Path, where: str) -> RunSummary:
                       normalized=None if normalized is None else float(normalized), n=n)
 
 
-def _parse_test(key: str, data: Any, path: Path) -> TestBaseline:
+def _parse_test(key: str, data: Any, path: Path) -> BaselineEntry:
     where = f"tests[{key!r}]"
     if not isinstance(data, dict):
         raise _fail(path, f"{where} is not an object")
@@ -130,7 +130,7 @@ def _parse_test(key: str, data: Any, path: Path) -> TestBaseline:
     stages = data.get("stages", {})
     if not isinstance(stages, dict) or not all(_numbers(v) for v in stages.values()):
         raise _fail(path, f"{where}.stages must map stage names to lists of seconds")
-    return TestBaseline(
+    return BaselineEntry(
         **{name: data[name] for name in required},
         history=[_parse_summary(h, path, f"{where}.history[{i}]") for i, h in enumerate(history)],
         samples=[float(x) for x in data.get("samples", [])],
@@ -182,7 +182,8 @@ class BaselineStore:
 
     @property
     def frames_dir(self) -> Path:
-        return self.directory / f"{self.environment_key}.frames"
+        """Beside the JSON file: baselines/<key>/references/<model>__<variant>.npz."""
+        return self.directory / self.environment_key
 
     def load(self) -> BaselineFile | None:
         """This environment's file, or None when there is none yet."""
@@ -226,7 +227,7 @@ class BaselineStore:
                 normalized=record.details.get("normalized_value"), n=len(record.samples),
             )
             history = (old.history if old and old.kind == record.kind else []) + [summary]
-            tests[record.key] = TestBaseline(
+            tests[record.key] = BaselineEntry(
                 model=record.model, variant=record.variant, metric=record.metric,
                 kind=record.kind, unit=record.unit, direction=record.direction,
                 history=history[-history_limit:], samples=list(record.samples),

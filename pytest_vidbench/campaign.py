@@ -135,6 +135,11 @@ class MeasurementCampaign:
             for i in range(self.config.warmup):
                 self.progress.update(m.entry.name, "warm-up", i + 1, self.config.warmup, None)
                 self._call(m, timed=False)
+            if self._memory is not None and self._memory.perturbs_timing:
+                # An untimed call of its own, after the warm-up: steady state, and it warms
+                # the model once more before the timed rounds.
+                self.progress.update(m.entry.name, f"[{m.variant_name}] memory probe", 1, 1, None)
+                self._call(m, timed=False, track_memory=True)
         except (ModelLoadError, VariantUnsupported) as error:
             m.build_failed = True
             self._fail(m, str(error))
@@ -260,16 +265,12 @@ class MeasurementCampaign:
         return elapsed / round_index * (self.config.rounds - round_index)
 
     def _finish_model(self, m: Measurements) -> None:
-        """Untimed calls: (prompt, seed) cases the timed calls did not reach, and the memory
-        probe when the tracker must not run around timed calls."""
+        """Untimed calls for (prompt, seed) cases the timed calls did not reach."""
         if m.runner is None:
             return
         try:
             while m.error is None and len(m.frames) < len(m.entry.spec.cases):
                 self._call(m, timed=False)
-            if m.error is None and self._memory is not None and self._memory.perturbs_timing:
-                self.progress.update(m.entry.name, f"[{m.variant_name}] memory probe", 1, 1, None)
-                self._call(m, timed=False, track_memory=True)
         except GenerationError as error:
             self._fail(m, str(error))
 

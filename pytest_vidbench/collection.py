@@ -81,9 +81,11 @@ def select_cases(
             raise ConfigError(f"@pytest.mark.vidbench takes models= and metrics=, "
                               f"not {sorted(unknown)}")
     chosen = _selected_names(marker, "models", config.models)
+    configured = {m.name: m for m in config.models}
     if chosen:
-        entries = [models.resolve(ModelConfig(name=m) if isinstance(m, str) else m)
-                   for m in chosen]
+        # A name in the marker may refer to a model defined in [tool.vidbench].
+        entries = [models.resolve(configured.get(m, ModelConfig(name=m))
+                                  if isinstance(m, str) else m) for m in chosen]
     else:
         entries = list(models)
     metric_names = _selected_names(marker, "metrics", config.metrics) or default_metric_names(

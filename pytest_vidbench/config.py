@@ -81,8 +81,8 @@ class VidbenchConfig:
     device: str = "auto"
     threads: int = 1
     warmup: int = 1
-    rounds: int = 5  # rounds buy precision; calls per round barely do (README, calibration)
-    calls_per_round: int = 2
+    rounds: int = 10  # rounds buy precision; calls per round barely do (README, calibration)
+    calls_per_round: int = 3
     # Confirm a suspected slowdown in a fresh process before calling it a regression.
     remeasure: bool = True
     # Keep every pipeline resident and interleave them in each round (false: one at a time,

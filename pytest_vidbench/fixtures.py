@@ -139,7 +139,7 @@ def vidbench_energy(request: pytest.FixtureRequest, vidbench_case: BenchmarkCase
 def vidbench_quality(request: pytest.FixtureRequest, vidbench_case: BenchmarkCase,
                      vidbench_measurements: Measurements,
                      vidbench_session: VidbenchSession) -> ResultRecord:
-    from pytest_vidbench.quality.errors import MetricUnavailable
+    from pytest_vidbench.quality.errors import MetricUnavailable, ReferenceFileError
 
     metric = vidbench_case.quality
     assert metric is not None
@@ -151,7 +151,11 @@ def vidbench_quality(request: pytest.FixtureRequest, vidbench_case: BenchmarkCas
                        error=m.error)
     references = None
     if metric.needs_reference:
-        references = vidbench_session.references(vidbench_case.measurement_key)
+        try:
+            references = vidbench_session.references(vidbench_case.measurement_key)
+        except ReferenceFileError as error:  # a corrupt reference: this test errors, clearly
+            return _record(request, vidbench_case, unit, direction=direction, status="error",
+                           error=str(error))
         if references is None:
             return _record(request, vidbench_case, unit, direction=direction, details={
                 "no_value_reason": "no reference clip yet: run once with "

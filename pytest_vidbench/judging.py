@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from pytest_vidbench.baseline_store import BaselineFile, TestBaseline
+from pytest_vidbench.baseline_store import BaselineEntry, BaselineFile
 from pytest_vidbench.config import Thresholds
 from pytest_vidbench.records import ResultRecord, Verdict
 from pytest_vidbench.verdicts import (
@@ -83,7 +83,7 @@ def control_deviation(records: list[ResultRecord], baseline: BaselineFile | None
     return math.log(current) - statistics.median(math.log(v) for v in history)
 
 
-def calm_history(test: TestBaseline) -> list:
+def calm_history(test: BaselineEntry) -> list:
     """The history runs whose control workload ran normally.
 
     A process that ran slow (or fast) shifts every raw time in it; the noise study found the
@@ -100,7 +100,7 @@ def calm_history(test: TestBaseline) -> list:
     return calm if len(calm) >= MIN_HISTORY else list(runs)
 
 
-def timing_check(record: ResultRecord, test: TestBaseline, min_effect: float,
+def timing_check(record: ResultRecord, test: BaselineEntry, min_effect: float,
                  use_control: bool, noisy_run: bool = False) -> TimingCheck:
     assert record.value is not None
     raw_history = calm_history(test) if use_control else test.history
@@ -124,9 +124,11 @@ def timing_check(record: ResultRecord, test: TestBaseline, min_effect: float,
     return TimingCheck(record.key, raw, normalized, min_effect, noisy_run and bool(normalized))
 
 
-def _history_extra(test: TestBaseline) -> dict:
+def _history_extra(test: BaselineEntry) -> dict:
     return {
         "history_values": [h.value for h in test.history],
+        "history_commits": [h.commit for h in test.history],
+        "history_dates": [h.date for h in test.history],
         "baseline_samples": list(test.samples),
         "baseline_stages": dict(test.stages),
         "baseline_commit": test.newest.commit if test.newest else None,
@@ -145,7 +147,7 @@ class Judge:
     def judge(self, records: list[ResultRecord], comparison: Comparison,
               remeasure: Remeasure | None) -> None:
         """Set `verdict` on every record that ran (skipped records keep None)."""
-        timing: list[tuple[ResultRecord, TestBaseline, TimingCheck]] = []
+        timing: list[tuple[ResultRecord, BaselineEntry, TimingCheck]] = []
         baseline = comparison.baseline
         deviation = control_deviation(records, baseline) if self.thresholds.control else None
         noisy = deviation is not None and abs(deviation) > math.log1p(CONTROL_CHECK)
@@ -162,6 +164,12 @@ class Judge:
                 continue
             if comparison.incomparable:
                 record.verdict = Verdict("incomparable", reason=comparison.warnings()[0])
+                continue
+            metric = self.quality_metrics.get(record.metric) if record.kind == "quality" else None
+            if metric is not None and metric.floor is not None and record.value is not None:
+                # Fidelity is measured against the stored reference clip itself: no history.
+                record.verdict = judge_quality(
+                    metric, dict(zip(record.sample_labels, record.samples, strict=False)), {})
                 continue
             test = baseline.tests.get(record.key) if baseline else None
             if test is None or not test.history or record.value is None:
@@ -183,7 +191,7 @@ class Judge:
                                               t.memory_rel_tolerance,
                                               t.memory_abs_tolerance_mib * 2**20)
             else:
-                metric = self.quality_metrics[record.metric]
+                assert metric is not None
                 record.verdict = judge_quality(
                     metric, dict(zip(record.sample_labels, record.samples, strict=False)),
                     dict(zip(test.sample_labels, test.samples, strict=False)),
@@ -192,7 +200,7 @@ class Judge:
                 record.verdict.extra.update(_history_extra(test))
         self._judge_timing(timing, remeasure)
 
-    def _judge_timing(self, timing: list[tuple[ResultRecord, TestBaseline, TimingCheck]],
+    def _judge_timing(self, timing: list[tuple[ResultRecord, BaselineEntry, TimingCheck]],
                       remeasure: Remeasure | None) -> None:
         if not timing:
             return
@@ -217,12 +225,29 @@ class Judge:
                 verdict.remeasured = True
                 verdict.extra["first_run_change_pct"] = before.change_pct
                 verdict.extra["first_run_status"] = before.status
-                record.details["remeasured_value"] = fresh[check.key][0]
+                raw_value, norm_value = fresh[check.key]
+                record.details["remeasured"] = {"value": raw_value,
+                                                "normalized_value": norm_value}
             elif check.key in suspects and remeasure is not None and verdict.status == "regression":
                 verdict.status = "suspicious"
                 verdict.reason = "looked like a regression, but the re-measurement failed"
             verdict.extra.update(_history_extra(test))
             record.verdict = verdict
+
+
+def stored_remeasurements(records: list[ResultRecord]) -> Remeasure | None:
+    """A `Remeasure` that replays the fresh-process figures a run stored in its records, so
+    judging a results file offline reaches the verdicts the run reached (None: none stored)."""
+    stored = {r.key: r.details["remeasured"] for r in records
+              if isinstance(r.details.get("remeasured"), dict)}
+    if not stored:
+        return None
+
+    def replay(keys: list[str]) -> dict[str, tuple[float, float | None]]:
+        return {k: (stored[k]["value"], stored[k].get("normalized_value"))
+                for k in keys if k in stored}
+
+    return replay
 
 
 def _with_second_run(check: TimingCheck, fresh: tuple[float, float | None] | None) -> TimingCheck:

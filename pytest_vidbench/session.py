@@ -41,6 +41,7 @@ class VidbenchSession:
         self.report: RunReport | None = None
         self.unused: list[str] = []
         self.messages: list[str] = []
+        self.usage_errors: list[str] = []
         self._setup: DeviceSetup | None = None
         self._environment: dict[str, Any] | None = None
         self._campaign: MeasurementCampaign | None = None
@@ -59,11 +60,16 @@ class VidbenchSession:
             cases = select_cases(self.options.config, models, metrics,
                                  metafunc.definition.get_closest_marker("vidbench"))
         except ConfigError as error:
-            raise pytest.UsageError(f"pytest-vidbench: {error}") from None
+            # Raised from here pytest would call it a collection error (exit 2); it is a usage
+            # error (exit 4), reported once collection is over.
+            self.usage_errors.append(f"{metafunc.definition.nodeid}: {error}")
+            cases = []
         metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.id for c in cases])
 
     def after_collection(self, items: list[pytest.Item]) -> None:
         """Runs before deselection: remember every case; skip them all without --vidbench."""
+        if self.usage_errors:
+            raise pytest.UsageError("pytest-vidbench: " + "\n".join(self.usage_errors))
         for item in items:
             case = _case_of(item)
             if case is None:
@@ -226,6 +232,7 @@ class VidbenchSession:
         self.messages.append(f"baselines updated: {self._store.path}")
 
     def _save_references(self) -> None:
+        from pytest_vidbench.quality.errors import ReferenceBudgetError
         from pytest_vidbench.quality.reference import ReferenceConfig, ReferenceStore
 
         assert self._store is not None and self._campaign is not None
@@ -237,7 +244,11 @@ class VidbenchSession:
         for key in sorted(keys):
             m = self._campaign.results.get(key)
             if m is not None and m.error is None and m.frames:
-                store.save(*key, m.frames)
+                try:
+                    store.save(*key, m.frames)
+                except ReferenceBudgetError as error:
+                    self.messages.append(f"reference clip for {key[0]} [{key[1]}] not "
+                                         f"stored: {error}")
 
     def terminal_summary(self, reporter: Any) -> None:
         if self.report is None:

@@ -74,6 +74,8 @@ class Evidence:
     df: float
     min_effect: float
     runs: int = 1  # 2 after a fresh-process re-measurement
+    decided_on: str = "raw"  # "raw", "normalized" or "raw+normalized"
+    second_effect: float | None = None  # the re-measurement's own slowdown (log), if any
 
     @property
     def strong(self) -> bool:
@@ -82,6 +84,12 @@ class Evidence:
     def effect_threshold(self) -> float:
         factor = 1.0 if self.strong else WITHIN_RUN_EFFECT_FACTOR
         return math.log1p(factor * self.min_effect)
+
+    @property
+    def confirmed(self) -> bool:
+        """A fresh process must show the slowdown too, not only pull the two-run mean up."""
+        return self.second_effect is None or \
+            self.second_effect >= math.log1p(self.min_effect / 2)
 
     @property
     def worse_effect(self) -> float:
@@ -124,6 +132,15 @@ def _delta(series: Series) -> float:
     return sum(runs) / len(runs) - sum(series.history) / len(series.history)
 
 
+def _second_effect(raw: Series, norm: Series | None) -> float | None:
+    if raw.second is None:
+        return None
+    effect = raw.second - sum(raw.history) / len(raw.history)
+    if norm is not None and norm.second is not None:
+        effect = min(effect, norm.second - sum(norm.history) / len(norm.history))
+    return effect
+
+
 def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evidence:
     raw, norm = check.raw, check.normalized
     n = len(raw.history)
@@ -136,15 +153,18 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
     delta_norm = None if norm is None else _delta(norm)
     if n >= MIN_HISTORY:
         p_raw_w, p_raw_b, scale, df = _series_p(raw, priors[0], floor)
+        decided_on = "raw"
         if norm is None:
             p_worse, p_better = p_raw_w, p_raw_b
         else:
             p_norm_w, p_norm_b, _, _ = _series_p(norm, priors[1], floor)
             if check.noisy_run:  # raw time is distorted: trust the normalised test alone
                 p_worse, p_better = p_norm_w, p_norm_b
+                decided_on = "normalized"
             else:  # both must show it (Berger 1982)
                 p_worse = stats.intersection_union([p_raw_w, p_norm_w])
                 p_better = stats.intersection_union([p_raw_b, p_norm_b])
+                decided_on = "raw+normalized"
         method = "prediction-interval"
     else:
         # Samples of one process are not independent; only a doubled effect and a
@@ -153,10 +173,12 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
         p_worse = stats.mann_whitney_greater(s.current_samples, s.baseline_samples)
         p_better = stats.mann_whitney_greater(s.baseline_samples, s.current_samples)
         scale, df, method = 0.0, 0.0, "within-run"
+        decided_on = "normalized" if norm is not None else "raw"
     return Evidence(
         key=check.key, method=method, delta_raw=_delta(raw), delta_norm=delta_norm,
         p_worse=p_worse, p_better=p_better, history_n=n, center=center, scale=scale, df=df,
-        min_effect=check.min_effect, runs=len(raw.runs),
+        min_effect=check.min_effect, runs=len(raw.runs), decided_on=decided_on,
+        second_effect=_second_effect(raw, norm),
     )
 
 
@@ -198,16 +220,18 @@ def decide(evidence: Sequence[Evidence], alpha: float, fdr: float) -> list[Verdi
             "df": e.df, "min_effect_pct": e.min_effect * 100, "runs_compared": e.runs,
             "normalized_change_pct": None if e.delta_norm is None else math.expm1(
                 e.delta_norm) * 100,
+            "decided_on": e.decided_on,
         }
         big = e.worse_effect >= e.effect_threshold()
-        if e.strong and holm_worse[j] is not None and big:
+        if e.strong and holm_worse[j] is not None and big and e.confirmed:
             status, p = "regression", e.p_worse
             reason = "significant after Holm over the run and above the minimum effect"
         elif e.strong and holm_better[j] is not None and -e.better_effect >= e.effect_threshold():
             status, p, reason = "improvement", e.p_better, "significantly faster"
-        elif bh_worse[j] and big:
+        elif (bh_worse[j] or holm_worse[j] is not None) and big:
             status, p = "suspicious", e.p_worse
-            reason = ("evidence of a slowdown, not enough to fail the gate" if e.strong else
+            reason = ("a fresh process did not show the slowdown again" if not e.confirmed
+                      else "evidence of a slowdown, not enough to fail the gate" if e.strong else
                       f"a large slowdown within the run, but a history of {e.history_n} run(s) "
                       "cannot separate it from run-to-run noise")
         else:
@@ -251,18 +275,19 @@ def judge_quality(metric: QualityMetric, current: dict[str, float],
     cur = [current[label] for label in labels]
     base = [baseline[label] for label in labels]
     worsening = metric.mean_paired_worsening(cur, base)
+    tolerance = metric.tolerance_for(base)
     base_mean = sum(base) / len(base)
     sign = -1 if higher else 1
     common = {
         "baseline": base_mean,
         "change_pct": (sum(cur) / len(cur) / base_mean - 1) * 100 if base_mean else None,
-        "limit": base_mean + sign * metric.tolerance, "method": "paired-tolerance",
-        "extra": {"pairs": len(labels), "mean_worsening": worsening},
+        "limit": base_mean + sign * tolerance, "method": "paired-tolerance",
+        "extra": {"pairs": len(labels), "mean_worsening": worsening, "tolerance": tolerance},
     }
-    if worsening > metric.tolerance:
+    if worsening > tolerance:
         return Verdict("regression", reason=f"worse by {worsening:.4g} {metric.unit} on "
-                       f"average over {len(labels)} pair(s) (tolerance {metric.tolerance:g})",
+                       f"average over {len(labels)} pair(s) (tolerance {tolerance:.4g})",
                        **common)
-    if -worsening > metric.tolerance:
+    if -worsening > tolerance:
         return Verdict("improvement", reason="better beyond the tolerance", **common)
     return Verdict("unchanged", reason="within tolerance", **common)

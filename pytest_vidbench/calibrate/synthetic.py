@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_vidbench.baseline_store import BaselineFile, RunSummary, TestBaseline
+from pytest_vidbench.baseline_store import BaselineEntry, BaselineFile, RunSummary
 from pytest_vidbench.config import Thresholds
 from pytest_vidbench.judging import Comparison, Judge
 from pytest_vidbench.records import ResultRecord
@@ -68,14 +68,14 @@ def _record(key: int, samples: np.ndarray, control: np.ndarray) -> ResultRecord:
 
 
 def baseline_from_runs(runs: list[Run]) -> BaselineFile:
-    tests: dict[str, TestBaseline] = {}
+    tests: dict[str, BaselineEntry] = {}
     for i in range(len(runs[0].samples)):
         history = []
         for run in runs:
             value = float(np.median(run.samples[i]))
             history.append(RunSummary(value=value, date="sim",
                                       normalized=value / float(np.median(run.control))))
-        tests[f"b{i}[fp32]::latency"] = TestBaseline(
+        tests[f"b{i}[fp32]::latency"] = BaselineEntry(
             model=f"b{i}", variant="fp32", metric="latency", kind="latency", unit="s",
             direction="lower", history=history, samples=runs[-1].samples[i].tolist(),
             control=runs[-1].control.tolist())

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pytest_vidbench.config import ConfigError, ModelConfig, VariantConfig, parse_generation
+from pytest_vidbench.config import ConfigError, ModelConfig, VariantConfig, parse_model
 from pytest_vidbench.models.spec import BuiltinModel, FrameGenerator, GenerationSpec
 
 Origin = Literal["builtin", "pretrained", "generator"]
@@ -95,7 +95,8 @@ class ModelRegistry:
 
     def add_pretrained(self, name: str, source: str, **options: Any) -> ModelEntry:
         """Register a hub id or local checkpoint directory (options as in [tool.vidbench])."""
-        return self._add(self.resolve(ModelConfig(name=name, source=source, **options)))
+        model = parse_model({"name": name, "source": source, **options}, f"model {name!r}")
+        return self._add(self.resolve(model))
 
     def get(self, name: str) -> ModelEntry:
         try:
@@ -122,7 +123,7 @@ class ModelRegistry:
 
     def resolve(self, model: ModelConfig) -> ModelEntry:
         """Turn a [tool.vidbench] model entry into a ModelEntry (ConfigError if unknown)."""
-        overrides = parse_generation(model.generation, f"tool.vidbench.models.{model.name}")
+        overrides = dict(model.generation)  # validated by config.parse_model
         base_name = model.source if model.source in self._entries else None
         if model.source is None:
             if model.name not in self._entries:

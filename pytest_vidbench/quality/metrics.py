@@ -172,8 +172,9 @@ SSIM = QualityMetric(
 )
 VMAF = QualityMetric(
     name="vmaf", fn=vmaf, direction="higher", unit="score", value_range=(0.0, 100.0),
-    # Identical clips score 97.4-100; ~6 points is the commonly cited just-noticeable step.
-    floor=90.0, tolerance=2.0, needs_reference=True,
+    # Identical clips score 97.4-100. Measured on the tiny pipelines (README): bf16, scheduler
+    # swaps and 5% attention noise stay ≥ 91.9, a new seed ≤ 28; 80 keeps ~12 points each side.
+    floor=80.0, tolerance=2.0, needs_reference=True,
     description="Mean per-frame VMAF v0.6.1 vs the reference clip (uncalibrated below 1080p)",
 )
 MS_SSIM = QualityMetric(
@@ -195,8 +196,9 @@ FRAME_CONSISTENCY = QualityMetric(
 MOTION = QualityMetric(
     name="motion", fn=motion, direction="higher", unit="px", value_range=(0.0, math.inf),
     # Higher = more dynamic (a frozen clip is the failure to catch); 0.5 px is sub-pixel
-    # drift at the clip's own resolution, which the baseline shares.
-    tolerance=0.5, min_frames=2,
+    # drift at the clip's own resolution, which the baseline shares. Capped at half the
+    # baseline's motion so a nearly static clip (0.14 px) can still be seen to freeze.
+    tolerance=0.5, relative_tolerance=0.5, min_frames=2,
     description="Motion proxy: top-5% DIS flow magnitude per frame pair (not VBench's RAFT)",
 )
 

@@ -47,6 +47,9 @@ class QualityMetric:
     unit: str  # "dB", "score", "px", ...
     value_range: tuple[float, float]  # inclusive; math.inf where unbounded
     tolerance: float
+    # A fraction of the baseline's mean that caps `tolerance` (0: off), so a metric whose
+    # baseline sits near 0 (a nearly static clip's motion) can still flag a freeze.
+    relative_tolerance: float = 0.0
     floor: float | None = None
     needs_reference: bool = False
     needs_prompt: bool = False
@@ -113,8 +116,15 @@ class QualityMetric:
         pairs = zip(current, baseline, strict=True)
         return sum(self.worsening(c, b) for c, b in pairs) / len(current)
 
+    def tolerance_for(self, baseline: Sequence[float]) -> float:
+        """The absolute tolerance against these baseline values."""
+        if not self.relative_tolerance or not baseline:
+            return self.tolerance
+        mean = abs(sum(baseline) / len(baseline))
+        return min(self.tolerance, self.relative_tolerance * mean)
+
     def exceeds_tolerance(self, current: Sequence[float], baseline: Sequence[float]) -> bool:
-        return self.mean_paired_worsening(current, baseline) > self.tolerance
+        return self.mean_paired_worsening(current, baseline) > self.tolerance_for(baseline)
 
     def below_floor(self, value: float) -> bool:
         """True when a fidelity value is worse than the floor (never, without a floor)."""

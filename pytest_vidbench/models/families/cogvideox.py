@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 TEXT_DIM = 32
 MAX_SEQ = 16
-HEIGHT = WIDTH = 32
+HEIGHT = WIDTH = 64
 NUM_FRAMES = 9
 
 
@@ -93,7 +93,7 @@ COGVIDEOX_TINY = BuiltinModel(
         height=HEIGHT,
         width=WIDTH,
         num_frames=NUM_FRAMES,
-        num_inference_steps=2,
+        num_inference_steps=4,
         guidance_scale=6.0,
         extra=(("max_sequence_length", MAX_SEQ),),
     ),

@@ -81,7 +81,7 @@ LTX_TINY = BuiltinModel(
         height=64,
         width=64,
         num_frames=9,
-        num_inference_steps=2,
+        num_inference_steps=4,
         guidance_scale=3.0,
         extra=(("max_sequence_length", MAX_SEQ),),
     ),

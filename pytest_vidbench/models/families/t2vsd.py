@@ -78,10 +78,10 @@ T2VSD_TINY = BuiltinModel(
     spec=GenerationSpec(
         prompts=("a tiger walking through tall grass", "snow falling on an old wooden house"),
         seeds=(0,),
-        height=32,
-        width=32,
+        height=64,
+        width=64,
         num_frames=8,
-        num_inference_steps=2,
+        num_inference_steps=4,
         guidance_scale=9.0,
     ),
     build=build_t2vsd,

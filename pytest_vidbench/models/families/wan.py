@@ -70,10 +70,10 @@ WAN_TINY = BuiltinModel(
     spec=GenerationSpec(
         prompts=("a red fox running through fresh snow", "a small boat drifting on a calm lake"),
         seeds=(0,),
-        height=32,
-        width=32,
+        height=64,
+        width=64,
         num_frames=9,
-        num_inference_steps=2,
+        num_inference_steps=4,
         guidance_scale=5.0,
         extra=(("max_sequence_length", MAX_SEQ),),
     ),

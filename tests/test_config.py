@@ -1,0 +1,120 @@
+"""[tool.vidbench] parsing: every bad key or value is a ConfigError that names it."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_vidbench.config import (
+    ConfigError,
+    VariantConfig,
+    load_pyproject_config,
+    parse_config,
+)
+
+GOOD = """
+[tool.vidbench]
+metrics = ["latency", "psnr"]
+device = "cuda:1"
+threads = 2
+rounds = 6
+prompts = ["a cat"]
+seeds = [1, 2]
+
+[tool.vidbench.thresholds]
+latency_min_effect = 0.05
+memory_abs_tolerance_mib = 64
+
+[[tool.vidbench.models]]
+name = "wan-14b"
+source = "Wan-AI/Wan2.1-T2V-14B-Diffusers"
+pipeline = "WanPipeline"
+dtype = "bfloat16"
+generation = { height = 480, width = 832, num_frames = 33, num_inference_steps = 30 }
+variants = [{ compile = true }, { name = "sage", attention_backend = "sage" }]
+"""
+
+
+def test_a_full_config_parses(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(GOOD)
+    config = load_pyproject_config(tmp_path / "pyproject.toml")
+    assert config.device == "cuda:1" and config.rounds == 6 and config.seeds == (1, 2)
+    assert config.thresholds.latency_min_effect == 0.05
+    (model,) = config.models
+    assert model.source == "Wan-AI/Wan2.1-T2V-14B-Diffusers" and model.dtype == "bfloat16"
+    assert model.generation["num_frames"] == 33
+    assert [v.resolved_name("bfloat16") for v in model.variants] == ["bf16-compile", "sage"]
+
+
+def test_a_missing_file_or_table_gives_defaults(tmp_path: Path):
+    assert load_pyproject_config(tmp_path / "nope.toml").rounds == 10
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert load_pyproject_config(tmp_path / "pyproject.toml").models == ()
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"roundz": 3}, "unknown key tool.vidbench.roundz; allowed keys: *"),
+    ({"rounds": 0}, "tool.vidbench.rounds must be an integer ≥ 1, got 0"),
+    ({"rounds": True}, "tool.vidbench.rounds must be an integer ≥ 1, got True"),
+    ({"device": "tpu"}, "tool.vidbench.device must be 'auto', 'cpu', 'cuda' or 'cuda:N'*"),
+    ({"models": [{"name": "x", "dtype": "int8"}]},
+     "tool.vidbench.models[[]0[]].dtype must be one of float32, bfloat16, float16*"),
+    ({"models": [{"name": "x", "variants": [{"compiled": True}]}]},
+     "unknown key tool.vidbench.models[[]0[]].variants[[]0[]].compiled; allowed keys: *compile*"),
+    ({"models": [{"name": "x", "variants": [{"dtype": "float32"}]}]},
+     "*duplicate variant name(s) [[]'fp32'[]]*"),
+    ({"models": [{"name": "x", "generation": {"frames": 9}}]},
+     "unknown key tool.vidbench.models[[]0[]].generation.frames; allowed keys: *num_frames*"),
+    ({"thresholds": {"alpha": 2}},
+     "tool.vidbench.thresholds.alpha must be a number in (0.0, 1.0)*"),
+    ({"models": ["a", "a"]}, "*duplicate model names*"),
+])
+def test_bad_input_names_the_key_and_the_allowed_values(table, message):
+    with pytest.raises(ConfigError) as error:
+        parse_config(table)
+    from fnmatch import fnmatch
+
+    assert fnmatch(str(error.value), message), str(error.value)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.vidbench\n")
+    with pytest.raises(ConfigError, match=f"{path} is not valid TOML"):
+        load_pyproject_config(path)
+
+
+def test_variant_names_default_to_what_they_change():
+    assert VariantConfig().resolved_name("float32") == "fp32"
+    offloaded = VariantConfig(dtype="float16", cpu_offload=True)
+    assert offloaded.resolved_name("float32") == "fp16-offload"
+    assert VariantConfig(attention_backend="_native_math").resolved_name("bfloat16") == \
+        "bf16-native-math"
+
+
+toml_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 50) | st.floats(-1, 2) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=12,
+)
+keys = st.sampled_from(["models", "metrics", "device", "threads", "warmup", "rounds", "seeds",
+                        "prompts", "thresholds", "history", "tf32", "interleave", "bogus"])
+
+
+@given(st.dictionaries(keys, toml_values, max_size=5))
+def test_any_table_parses_or_raises_config_error(table):
+    with contextlib.suppress(ConfigError):
+        parse_config(table)
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(
+    ["name", "source", "dtype", "generation", "variants", "pipeline", "x"]), toml_values,
+    max_size=4), max_size=3))
+def test_any_models_list_parses_or_raises_config_error(models):
+    with contextlib.suppress(ConfigError):
+        parse_config({"models": models})

@@ -1,0 +1,45 @@
+"""Suspects are re-measured in a fresh pytest process before they may fail the gate.
+
+The injected slowdown is a 40 ms sleep on a ~1 ms call: dozens of times the noise, so these
+tests check the mechanism, not the statistics (those are calibrated in test_verdicts.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from plugin_project import results, write_project
+
+
+@pytest.fixture
+def project_with_history(pytester: pytest.Pytester) -> pytest.Pytester:
+    write_project(pytester, metrics=("latency",), models=("toy", "old"), remeasure=True)
+    for _ in range(3):
+        pytester.runpytest("--vidbench", "--vidbench-update-baselines").assert_outcomes(passed=2)
+    return pytester
+
+
+def latency_of(pytester: pytest.Pytester, model: str) -> dict:
+    return next(r for r in results(pytester)["results"] if r["model"] == model)
+
+
+def test_a_slowdown_confirmed_in_a_fresh_process_fails_the_gate(
+        project_with_history: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TOY_SLEEP", "0.04")
+    run = project_with_history.runpytest("--vidbench", "-k", "toy")
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    run.stdout.fnmatch_lines(["*re-measuring 1 suspect(s) in a fresh process*",
+                              "*REGRESSION toy [[]fp32[]] latency*", "*gate: FAILED*"])
+    record = latency_of(project_with_history, "toy")
+    assert record["verdict"]["status"] == "regression" and record["verdict"]["remeasured"]
+    assert record["details"]["remeasured"]["value"] > 0.04
+
+
+def test_a_slowdown_that_a_fresh_process_does_not_show_is_not_a_regression(
+        project_with_history: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TOY_SLEEP", "0.04")
+    monkeypatch.setenv("TOY_SLEEP_PARENT_ONLY", "1")
+    run = project_with_history.runpytest("--vidbench", "-k", "toy")
+    assert run.ret == pytest.ExitCode.OK
+    verdict = latency_of(project_with_history, "toy")["verdict"]
+    assert verdict["status"] == "suspicious" and verdict["remeasured"]
+    assert "did not show the slowdown again" in verdict["reason"]
