@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ def _numbers(value: Any) -> bool:
     return isinstance(value, list) and all(_number(v) for v in value)
 
 
-def _parse_summary(data: Any, path: Path, where: str) -> RunSummary:
+def _parse_summary(data: Any, path: Path, where: str, positive: bool) -> RunSummary:
     if not isinstance(data, dict) or not _number(data.get("value")) or not isinstance(
         data.get("date"), str
     ):
@@ -102,6 +102,8 @@ def _parse_summary(data: Any, path: Path, where: str) -> RunSummary:
     n = data.get("n", 0)
     if (commit is not None and not isinstance(commit, str)) or not isinstance(n, int):
         raise _fail(path, f"{where}: `commit` must be a string and `n` an integer")
+    if (normalized is not None and normalized <= 0) or (positive and data["value"] <= 0):
+        raise _fail(path, f"{where}: times and energies must be > 0")
     return RunSummary(value=float(data["value"]), date=data["date"], commit=commit,
                       normalized=None if normalized is None else float(normalized), n=n)
 
@@ -132,7 +134,8 @@ def _parse_test(key: str, data: Any, path: Path) -> BaselineEntry:
         raise _fail(path, f"{where}.stages must map stage names to lists of seconds")
     return BaselineEntry(
         **{name: data[name] for name in required},
-        history=[_parse_summary(h, path, f"{where}.history[{i}]") for i, h in enumerate(history)],
+        history=[_parse_summary(h, path, f"{where}.history[{i}]", data["kind"] in (
+            "latency", "energy")) for i, h in enumerate(history)],
         samples=[float(x) for x in data.get("samples", [])],
         sample_labels=list(labels),
         stages={str(k): [float(x) for x in v] for k, v in stages.items()},
@@ -212,12 +215,13 @@ class BaselineStore:
         environment: dict[str, Any],
         history_limit: int,
         prune: bool,
+        date: str | None = None,
     ) -> BaselineFile:
         """The file after appending this run's ok records (pure: nothing is written)."""
         base = current or BaselineFile(self.path, self.environment_key, {}, {})
         tests = dict(base.tests)
         commit = environment.get("git_commit")
-        date = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        date = date or datetime.now(UTC).replace(microsecond=0).isoformat()
         for record in records:
             if record.status != "ok" or record.value is None:
                 continue

@@ -6,7 +6,7 @@ pytest-benchmark's statistics are computed by its own `Stats` class, so they mat
 from __future__ import annotations
 
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
@@ -73,6 +73,6 @@ def benchmark_document(records: list[ResultRecord], environment: dict[str, Any])
         "machine_info": machine_info(environment),
         "commit_info": commit_info(environment),
         "benchmarks": [_benchmark(r) for r in timed],
-        "datetime": datetime.now(timezone.utc).isoformat(),
+        "datetime": datetime.now(UTC).isoformat(),
         "version": metadata.version("pytest-benchmark"),
     }

@@ -6,11 +6,10 @@ back to a default. The plugin turns `ConfigError` into a pytest usage error (exi
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 DTYPES = ("float32", "bfloat16", "float16")
 DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
@@ -97,6 +96,8 @@ class VidbenchConfig:
     results: str = ".vidbench/results.json"
     reference_max_side: int = 64  # reference clips are stored at this resolution
     reference_max_frames: int = 8
+    clip_model: str | None = None  # opt-in clip-score: a local dir or a cached hub id
+    inception_weights: str | None = None  # opt-in frame-fid/kid: torch-fidelity's weights
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
@@ -251,6 +252,8 @@ _SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "remeasure": (bool, "true or false"),
     "baselines": (str, "a directory path"),
     "results": (str, "a file path"),
+    "clip_model": (str, "a local CLIP directory or a hub id in the local cache"),
+    "inception_weights": (str, "the path of torch-fidelity's Inception weights"),
 }
 _COUNTS = {
     "threads": 1, "warmup": 0, "rounds": 1, "calls_per_round": 1,

@@ -76,6 +76,8 @@ def _gpu_info(setup: DeviceSetup) -> dict[str, Any]:
         info["driver"] = driver.decode() if isinstance(driver, bytes) else driver
     except NvmlUnavailable as error:
         info["nvml"] = f"unavailable: {error}"
+    except Exception as error:  # pynvml.NVMLError: a driver query failed; keep the rest
+        info["nvml"] = f"query failed: {error}"
     return info
 
 

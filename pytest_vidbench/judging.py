@@ -166,6 +166,10 @@ class Judge:
                 record.verdict = Verdict("incomparable", reason=comparison.warnings()[0])
                 continue
             metric = self.quality_metrics.get(record.metric) if record.kind == "quality" else None
+            if record.kind == "quality" and metric is None:
+                record.verdict = Verdict("incomparable", reason=f"quality metric "
+                                         f"{record.metric!r} is not registered here")
+                continue
             if metric is not None and metric.floor is not None and record.value is not None:
                 # Fidelity is measured against the stored reference clip itself: no history.
                 record.verdict = judge_quality(
@@ -228,9 +232,11 @@ class Judge:
                 raw_value, norm_value = fresh[check.key]
                 record.details["remeasured"] = {"value": raw_value,
                                                 "normalized_value": norm_value}
-            elif check.key in suspects and remeasure is not None and verdict.status == "regression":
-                verdict.status = "suspicious"
-                verdict.reason = "looked like a regression, but the re-measurement failed"
+            elif check.key in suspects and remeasure is not None:
+                record.details["remeasured"] = {"failed": True}  # so a replay agrees
+                if verdict.status == "regression":
+                    verdict.status = "suspicious"
+                    verdict.reason = "looked like a regression, but the re-measurement failed"
             verdict.extra.update(_history_extra(test))
             record.verdict = verdict
 
@@ -244,8 +250,9 @@ def stored_remeasurements(records: list[ResultRecord]) -> Remeasure | None:
         return None
 
     def replay(keys: list[str]) -> dict[str, tuple[float, float | None]]:
+        # Keys the run tried and could not re-measure ({"failed": true}) stay absent.
         return {k: (stored[k]["value"], stored[k].get("normalized_value"))
-                for k in keys if k in stored}
+                for k in keys if "value" in stored.get(k, {})}
 
     return replay
 

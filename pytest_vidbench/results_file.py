@@ -7,12 +7,13 @@ merge) could have broken, and names the file in its error.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from pytest_vidbench.atomic_io import write_json_atomic
-from pytest_vidbench.records import KINDS, ResultRecord, Verdict
+from pytest_vidbench.records import KINDS, VERDICTS, ResultRecord, Verdict
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +39,54 @@ def write_results(path: Path, document: dict[str, Any]) -> None:
 
 _RECORD_FIELDS = {f.name for f in fields(ResultRecord)}
 _VERDICT_FIELDS = {f.name for f in fields(Verdict)}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive(value: Any) -> bool:
+    return _finite(value) and value > 0
+
+
+def _positive_or_absent(details: dict[str, Any], name: str) -> bool:
+    return details.get(name) is None or _positive(details[name])
+
+
+def _check_judgeable(r: ResultRecord, where: str) -> None:
+    """What the verdict engine takes for granted (logs of times, ratios), checked up front
+    so a hand-edited file ends in a one-line error, not a traceback."""
+    if r.status not in ("ok", "error", "skipped"):
+        raise ResultsFileError(f"{where}: status {r.status!r} is not ok, error or skipped")
+    if r.direction not in ("lower", "higher"):
+        raise ResultsFileError(f"{where}: direction {r.direction!r} is not lower or higher")
+    if r.value is not None and not _finite(r.value):
+        raise ResultsFileError(f"{where}: value {r.value!r} is not a finite number")
+    if not all(_finite(s) for s in r.samples) or any(
+            not all(_finite(s) for s in v) for v in (r.stages or {}).values()):
+        raise ResultsFileError(f"{where}: samples and stage times must be finite numbers")
+    if r.verdict is not None and r.verdict.status not in VERDICTS:
+        raise ResultsFileError(f"{where}: verdict status {r.verdict.status!r} is not one of "
+                               f"{', '.join(VERDICTS)}")
+    if r.status != "ok" or r.value is None:
+        return
+    if r.kind in ("latency", "energy") and r.value <= 0:
+        raise ResultsFileError(f"{where}: a {r.kind} value must be > 0, got {r.value!r}")
+    if r.kind == "quality" and not (r.samples and r.sample_labels):
+        raise ResultsFileError(f"{where}: a quality value needs its samples and sample_labels")
+    d = r.details
+    for name in ("normalized_value", "control_median"):
+        if not _positive_or_absent(d, name):
+            raise ResultsFileError(f"{where}: details.{name} must be a number > 0")
+    control = d.get("control_samples", [])
+    if not (isinstance(control, list) and all(_positive(v) for v in control)):
+        raise ResultsFileError(f"{where}: details.control_samples must be numbers > 0")
+    fresh = d.get("remeasured")
+    if fresh is not None and not (isinstance(fresh, dict) and (
+            fresh.get("failed") or (_positive(fresh.get("value"))
+                                    and _positive_or_absent(fresh, "normalized_value")))):
+        raise ResultsFileError(f"{where}: details.remeasured needs a `value` > 0 (and an "
+                               "optional `normalized_value` > 0), or `failed`")
 
 
 def _record_from_json(item: Any, where: str) -> ResultRecord:
@@ -78,9 +127,11 @@ def _record_from_json(item: Any, where: str) -> ResultRecord:
                                 or "status" not in verdict):
         raise ResultsFileError(f"{where}.verdict is malformed")
     try:
-        return ResultRecord.from_json(item)
+        record = ResultRecord.from_json(item)
     except (TypeError, ValueError) as error:
         raise ResultsFileError(f"{where}: {error}") from None
+    _check_judgeable(record, f"{where} ({record.key})")
+    return record
 
 
 def load_results(path: Path) -> tuple[list[ResultRecord], dict[str, Any], dict[str, Any]]:
@@ -100,6 +151,9 @@ def load_results(path: Path) -> tuple[list[ResultRecord], dict[str, Any], dict[s
     environment = document.get("environment", {})
     if not isinstance(results, list) or not isinstance(environment, dict):
         raise ResultsFileError(f"{path}: `results` must be a list and `environment` an object")
+    commit = environment.get("git_commit")
+    if commit is not None and not isinstance(commit, str):  # baseline history slices it
+        raise ResultsFileError(f"{path}: environment.git_commit must be a string or null")
     records = [_record_from_json(item, f"{path}: results[{i}]") for i, item in enumerate(results)]
     run = document.get("run", {})
     return records, environment, run if isinstance(run, dict) else {}

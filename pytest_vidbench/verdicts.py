@@ -262,8 +262,8 @@ def judge_quality(metric: QualityMetric, current: dict[str, float],
     higher = metric.direction == "higher"
     if metric.floor is not None:
         worst = min(current.values()) if higher else max(current.values())
-        common = {"baseline": metric.floor, "limit": metric.floor, "method": "floor",
-                  "extra": {"worst_case": worst}}
+        # The reference clip is the baseline; there is no baseline *value* to show.
+        common = {"limit": metric.floor, "method": "floor", "extra": {"worst_case": worst}}
         if metric.below_floor(worst):
             return Verdict("regression", reason=f"a (prompt, seed) pair scored {worst:.4g} "
                            f"{metric.unit}, worse than the floor {metric.floor:g}", **common)

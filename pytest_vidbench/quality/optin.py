@@ -236,3 +236,35 @@ def frame_kid_metric(
 ) -> QualityMetric:
     """Frame KID vs the reference clip; raises MetricUnavailable without local weights."""
     return _frame_distance_metric("kid", weights, floor)
+
+
+OPT_IN_NAMES = ("clip-score", "frame-fid", "frame-kid")
+
+
+def opt_in_metric(name: str, clip_model: str | None,
+                  inception_weights: str | None) -> QualityMetric:
+    """The opt-in metric `name` as configured; without local weights, a stand-in whose every
+    call raises MetricUnavailable (the plugin's skip, with where to put the weights)."""
+    try:
+        if name == "clip-score":
+            if not clip_model:
+                raise MetricUnavailable(
+                    "clip-score needs `clip_model` in [tool.vidbench]: a local CLIP directory, "
+                    "or a hub id already in the local Hugging Face cache")
+            return clip_score_metric(clip_model)
+        if name == "frame-fid":
+            return frame_fid_metric(inception_weights)
+        if name == "frame-kid":
+            return frame_kid_metric(inception_weights)
+    except MetricUnavailable as error:
+        reason = str(error)
+
+        def unavailable(frames: torch.Tensor, reference: Any = None,
+                        prompt: str | None = None) -> float:
+            raise MetricUnavailable(reason)
+
+        return QualityMetric(
+            name=name, fn=unavailable, direction="higher" if name == "clip-score" else "lower",
+            unit="score", value_range=(0.0, float("inf")), tolerance=0.0,
+            needs_prompt=name == "clip-score", description=f"unavailable: {reason}")
+    raise KeyError(f"no opt-in metric {name!r}; opt-in metrics: {', '.join(OPT_IN_NAMES)}")

@@ -13,9 +13,8 @@ overhead fit `budget_bytes`. Default: 64 px, 8 frames, 200 KB per (model, varian
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pytest_vidbench.atomic_io import write_bytes_atomic
 from pytest_vidbench.quality.errors import (
     REFRESH_HINT,
     QualityInputError,
@@ -195,18 +195,9 @@ def save_references(
     for i, clip in enumerate(stored.values()):
         arrays[f"clip_{i}"] = clip.frames
         arrays[f"source_{i}"] = np.array([clip.source_frames, *clip.source_size], dtype=np.int64)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes_atomic(Path(path), buffer.getvalue())
     return stored
 
 

@@ -17,10 +17,9 @@ from pytest_vidbench.report.format import (
     counts_sentence,
     end_ellipsis,
     middle_ellipsis,
-    timing_sentence,
     verdict_label,
 )
-from pytest_vidbench.report.rows import Row, build_rows, count_rows, headline
+from pytest_vidbench.report.rows import Row, build_rows, context_parts, count_rows, headline
 
 MAX_PLOTS = 48  # per-test figures, worst first: a 5,000-test report must still render fast
 MAX_FRAME_STRIPS = 12
@@ -132,22 +131,8 @@ def _table(rows: list[Row], with_sub_rows: bool) -> str:
 
 
 def _context(report: RunReport) -> str:
-    env = report.environment or {}
-    parts = [f"device {_esc(env.get('device_name') or 'unknown', 80)}"
-             + (f" ({_esc(env['device_kind'], 20)})" if env.get("device_kind") else "")]
-    parts += [f"{k} {_esc(env[k], 40)}" for k in ("torch", "diffusers") if env.get(k)]
-    commit = _esc(report.commit or "unknown commit", 40)
-    if report.baseline_commit:
-        date = f" ({_esc(report.baseline_date, 40)})" if report.baseline_date else ""
-        parts.append(f"this commit {commit} vs baseline {_esc(report.baseline_commit, 40)}{date}")
-    else:
-        parts.append(f"this commit {commit}, no baseline commit")
-    if report.repeats:
-        parts.append(f"repeats: {_esc(report.repeats, 80)}")
-    timing = timing_sentence(report.wall_seconds, report.timed_seconds)
-    if timing:
-        parts.append(_esc(timing))
-    return " · ".join(parts)
+    parts = context_parts(report, _esc)
+    return " · ".join([f"device {parts[0]}", *parts[1:]])
 
 
 def _gate(report: RunReport, counts: dict[str, int]) -> str:

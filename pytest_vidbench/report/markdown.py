@@ -22,10 +22,9 @@ from pytest_vidbench.report.format import (
     counts_sentence,
     end_ellipsis,
     middle_ellipsis,
-    timing_sentence,
     verdict_label,
 )
-from pytest_vidbench.report.rows import Row, build_rows, count_rows, headline
+from pytest_vidbench.report.rows import Row, build_rows, context_parts, count_rows, headline
 
 MARKER = "<!-- pytest-vidbench -->"
 GITHUB_COMMENT_LIMIT = 65536
@@ -128,28 +127,8 @@ def _gate_text(report: RunReport, counts: dict[str, int]) -> str:
 
 
 def _context_line(report: RunReport) -> str:
-    env = report.environment or {}
-    device = escape_md(env.get("device_name") or "unknown device", 80)
-    if env.get("device_kind"):
-        device += f" ({escape_md(env['device_kind'], 20)})"
-    parts = [f"Compared on {device}"]
-    for key in ("torch", "diffusers"):
-        if env.get(key):
-            parts.append(f"{key} {escape_md(env[key], 40)}")
-    commit = escape_md(report.commit or "unknown commit", 40)
-    if report.baseline_commit:
-        baseline = f"baseline {escape_md(report.baseline_commit, 40)}"
-        if report.baseline_date:
-            baseline += f" ({escape_md(report.baseline_date, 40)})"
-        parts.append(f"this commit {commit} vs {baseline}")
-    else:
-        parts.append(f"this commit {commit}, no baseline commit")
-    if report.repeats:
-        parts.append(f"repeats: {escape_md(report.repeats, 80)}")
-    timing = timing_sentence(report.wall_seconds, report.timed_seconds)
-    if timing:
-        parts.append(timing)
-    return " · ".join(parts)
+    parts = context_parts(report, escape_md)
+    return " · ".join([f"Compared on {parts[0]}", *parts[1:]])
 
 
 def _head(report: RunReport, rows: list[Row]) -> list[str]:

@@ -25,6 +25,7 @@ from pytest_vidbench.report.format import (
     format_change,
     format_value,
     stage_name,
+    timing_sentence,
 )
 
 # Names are capped before any renderer sees them, so that a 10 kB model name cannot blow a
@@ -229,3 +230,27 @@ def headline(
     if counts["error"]:
         text += f"; {icon('error')} {count_phrase('error', counts['error'])}"
     return text
+
+
+def context_parts(report: RunReport, escape: Callable[[object, int | None], str]) -> list[str]:
+    """What was compared, as phrases escaped for the target format by `escape(text, width)`."""
+    env = report.environment or {}
+    device = escape(env.get("device_name") or "unknown device", 80)
+    if env.get("device_kind"):
+        device += f" ({escape(env['device_kind'], 20)})"
+    parts = [device] + [f"{key} {escape(env[key], 40)}" for key in ("torch", "diffusers")
+                        if env.get(key)]
+    commit = escape(report.commit or "unknown commit", 40)
+    if report.baseline_commit:
+        baseline = f"baseline {escape(report.baseline_commit, 40)}"
+        if report.baseline_date:
+            baseline += f" ({escape(report.baseline_date, 40)})"
+        parts.append(f"this commit {commit} vs {baseline}")
+    else:
+        parts.append(f"this commit {commit}, no baseline commit")
+    if report.repeats:
+        parts.append(f"repeats: {escape(report.repeats, 80)}")
+    timing = timing_sentence(report.wall_seconds, report.timed_seconds)
+    if timing:
+        parts.append(escape(timing, None))
+    return parts

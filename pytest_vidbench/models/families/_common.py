@@ -126,6 +126,18 @@ def llama_encoder(seed: int, hidden_size: int = 16, max_positions: int = 512
     return seeded(seed, LlamaModel, config)
 
 
+def image_vae(seed: int) -> torch.nn.Module:
+    """The image VAE of the UNet families (AnimateDiff, TextToVideoSD): frames are decoded as
+    a batch of images. Three blocks, two downsamplings: x4 spatial, no temporal compression."""
+    from diffusers import AutoencoderKL
+
+    return seeded(
+        seed, AutoencoderKL, block_out_channels=(8, 8, 16), in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4, norm_num_groups=4, sample_size=32,
+    )
+
+
 class FrozenDict(dict):  # type: ignore[type-arg]
     """A read-only, hashable dict for call kwargs stored in a frozen ``GenerationSpec``.
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_vidbench.models.families._common import clip_text_encoder, quiet_build, seeded
+from pytest_vidbench.models.families._common import (
+    clip_text_encoder,
+    image_vae,
+    quiet_build,
+    seeded,
+)
 from pytest_vidbench.models.spec import BuiltinModel, GenerationSpec
 from pytest_vidbench.models.tokenizer import build_tokenizer
 
@@ -20,7 +25,6 @@ def build_animatediff(seed: int = 0) -> DiffusionPipeline:
     # Imported here: the zoo's names and specs must load without diffusers.
     from diffusers import (
         AnimateDiffPipeline,
-        AutoencoderKL,
         DDIMScheduler,
         MotionAdapter,
         UNet2DConditionModel,
@@ -55,18 +59,7 @@ def build_animatediff(seed: int = 0) -> DiffusionPipeline:
         )
         # Two downsamplings: x4 spatial, so sizes divisible by 8 with the UNet's own halving;
         # no temporal compression (frames are decoded as a batch of images).
-        vae = seeded(
-            seed,
-            AutoencoderKL,
-            block_out_channels=(8, 8, 16),
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 3,
-            up_block_types=("UpDecoderBlock2D",) * 3,
-            latent_channels=4,
-            norm_num_groups=4,
-            sample_size=32,
-        )
+        vae = image_vae(seed)
         pipe = AnimateDiffPipeline(
             vae=vae,
             text_encoder=text_encoder,

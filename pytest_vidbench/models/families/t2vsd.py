@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_vidbench.models.families._common import clip_text_encoder, quiet_build, seeded
+from pytest_vidbench.models.families._common import (
+    clip_text_encoder,
+    image_vae,
+    quiet_build,
+    seeded,
+)
 from pytest_vidbench.models.spec import BuiltinModel, GenerationSpec
 from pytest_vidbench.models.tokenizer import build_tokenizer
 
@@ -18,7 +23,6 @@ MAX_LEN = 16  # tokenizer.model_max_length == CLIP max_position_embeddings
 def build_t2vsd(seed: int = 0) -> DiffusionPipeline:
     # Imported here: the zoo's names and specs must load without diffusers.
     from diffusers import (
-        AutoencoderKL,
         DDIMScheduler,
         TextToVideoSDPipeline,
         UNet3DConditionModel,
@@ -42,18 +46,7 @@ def build_t2vsd(seed: int = 0) -> DiffusionPipeline:
         )
         # Two downsamplings: x4 spatial, so sizes divisible by 8 with the UNet's own halving;
         # the UNet sees all frames at once, the VAE decodes them as a batch of images.
-        vae = seeded(
-            seed,
-            AutoencoderKL,
-            block_out_channels=(8, 8, 16),
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 3,
-            up_block_types=("UpDecoderBlock2D",) * 3,
-            latent_channels=4,
-            norm_num_groups=4,
-            sample_size=32,
-        )
+        vae = image_vae(seed)
         return TextToVideoSDPipeline(
             vae=vae,
             text_encoder=text_encoder,

@@ -1,0 +1,117 @@
+"""Calibration on this machine: repeated real runs of the built-in suite, unchanged and with a
+controlled slowdown in one model (see slowdown.py), through the plugin's own gate.
+
+    python -m pytest_vidbench.calibrate.real --history 3 --unchanged 10 --injected 10
+
+Baselines go to a temporary directory; the repository's baselines/ is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_vidbench.calibrate.slowdown import ENV
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    statuses: dict[str, str]  # model -> latency verdict
+    values: dict[str, float]  # model -> latency median (s)
+    seconds: float
+
+
+@dataclass
+class Series:
+    runs: list[RunOutcome] = field(default_factory=list)
+
+
+def run_suite(root: Path, baselines: Path, out: Path, update: bool, slowdown: str | None,
+              extra: list[str]) -> RunOutcome:
+    command = [sys.executable, "-m", "pytest", "benchmarks/test_vidbench.py", "--vidbench",
+               "--vidbench-metrics=latency", f"--vidbench-baselines={baselines}",
+               f"--vidbench-json={out}", "-p", "pytest_vidbench.calibrate.slowdown", "-q",
+               "-p", "no:cacheprovider", *extra]
+    if update:
+        command.append("--vidbench-update-baselines")
+    env = dict(os.environ)
+    env.pop(ENV, None)
+    if slowdown:
+        env[ENV] = slowdown
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                          check=False)
+    records = json.loads(out.read_text())["results"] if out.exists() else []
+    return RunOutcome(
+        exit_code=done.returncode,
+        statuses={r["model"]: (r["verdict"] or {}).get("status", "") for r in records},
+        values={r["model"]: r["value"] for r in records if r["value"]},
+        seconds=time.monotonic() - started,
+    )
+
+
+def summarize(name: str, series: Series, target: str | None, baseline: dict[str, float]) -> str:
+    runs = series.runs
+    gates = sum(r.exit_code == 1 for r in runs)
+    lines = [f"{name}: {len(runs)} runs, {gates} failed the gate "
+             f"(median {statistics.median(r.seconds for r in runs):.0f} s per run)"]
+    models = sorted({m for r in runs for m in r.statuses})
+    for model in models:
+        statuses = [r.statuses.get(model, "") for r in runs]
+        changes = [r.values[model] / baseline[model] - 1 for r in runs
+                   if model in r.values and model in baseline]
+        mark = " <- injected" if model == target else ""
+        lines.append(
+            f"  {model:18} regression {statuses.count('regression'):2}/{len(runs)}, "
+            f"suspicious {statuses.count('suspicious'):2}, "
+            f"median change {statistics.median(changes):+.1%}{mark}" if changes else
+            f"  {model:18} {statuses}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", type=int, default=3)
+    parser.add_argument("--unchanged", type=int, default=10)
+    parser.add_argument("--injected", type=int, default=10)
+    parser.add_argument("--slowdown", default="ltx-tiny:2:0.5",
+                        help="MODEL:REPEATS[:FRACTION]: that share of MODEL's attention "
+                             "modules run REPEATS times")
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--log", type=Path, default=None, help="append JSON lines here")
+    args, extra = parser.parse_known_args(argv)
+    target = args.slowdown.split(":")[0]
+    with tempfile.TemporaryDirectory(prefix="vidbench-calibrate-") as tmp:
+        baselines, out = Path(tmp) / "baselines", Path(tmp) / "results.json"
+        history = Series()
+        for _ in range(args.history):
+            history.runs.append(run_suite(args.root, baselines, out, True, None, extra))
+        reference = {m: statistics.median(r.values[m] for r in history.runs if m in r.values)
+                     for m in history.runs[-1].values}
+        report = [summarize("history (--vidbench-update-baselines)", history, None, reference)]
+        for name, count, slowdown in (("unchanged", args.unchanged, None),
+                                      (f"injected {args.slowdown}", args.injected, args.slowdown)):
+            series = Series()
+            for _ in range(count):
+                outcome = run_suite(args.root, baselines, out, False, slowdown, extra)
+                series.runs.append(outcome)
+                if args.log:
+                    with args.log.open("a") as log:
+                        log.write(json.dumps({"series": name, **outcome.__dict__}) + "\n")
+                print(f"{name}: exit {outcome.exit_code} {outcome.statuses}", flush=True)
+            report.append(summarize(name, series, target if slowdown else None, reference))
+    print("\n\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The GitHub Actions workflow: it parses, and it runs what the plugin and the README document."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_vidbench.report import MARKER
+
+yaml = pytest.importorskip("yaml")  # PyYAML is in the dev extra
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "vidbench.yml"
+README = ROOT / "README.md"
+COMMAND = "pytest benchmarks/ --vidbench"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+
+
+def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the bare key `on` as the boolean True.
+    return workflow.get("on", workflow.get(True))
+
+
+def _scripts(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def _commands(text: str) -> list[list[str]]:
+    """Every `pytest benchmarks/ --vidbench ...` command in shell text, as tokens (line
+    continuations joined, comments dropped)."""
+    joined = text.replace("\\\n", " ")
+    return [shlex.split(line.strip(), comments=True) for line in joined.splitlines()
+            if line.strip().startswith(COMMAND)]
+
+
+def test_triggers_and_permissions(workflow: dict[str, Any]) -> None:
+    triggers = _triggers(workflow)
+    assert "pull_request" in triggers
+    assert triggers["push"]["branches"] == ["main"]
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    for job in workflow["jobs"].values():
+        assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
+
+
+def test_pull_request_job(workflow: dict[str, Any]) -> None:
+    job = next(j for j in workflow["jobs"].values() if "pull_request" in j["if"])
+    script = _scripts(job)
+    options = [set(tokens) for tokens in _commands(script)]
+    assert {"--vidbench-markdown", "vidbench-comment.md", "--vidbench-html",
+            "--vidbench-json"} <= options[0]
+    assert "set +e" in script and "GITHUB_OUTPUT" in script  # exit code kept for later
+    assert "git checkout origin/${{ github.base_ref }} -- baselines/" in script
+    assert MARKER in script and "gh api" in script
+    assert "--method PATCH" in script and "--method POST" in script
+    uses = [step.get("uses", "") for step in job["steps"]]
+    assert any(u.startswith("actions/upload-artifact@") for u in uses)
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert "vidbench-report.html" in upload["with"]["path"]
+    assert "vidbench-results.json" in upload["with"]["path"]
+    last = job["steps"][-1]
+    assert re.search(r"exit \"?\$\{?EXIT_CODE", last["run"]) and "always()" in last["if"]
+    install = next(s["run"] for s in job["steps"] if "pip install -e" in s.get("run", ""))
+    assert install.index("install torch") < install.index('install -e ".[dev]"')
+
+
+def test_update_job_opens_a_pull_request(workflow: dict[str, Any]) -> None:
+    job = next(j for j in workflow["jobs"].values() if "push" in j["if"])
+    script = _scripts(job)
+    assert any("--vidbench-update-baselines" in tokens for tokens in _commands(script))
+    assert "gh pr create" in script and "git push" in script
+
+
+def undocumented_in_workflow(readme: str, workflow: dict[str, Any]) -> list[str]:
+    """README commands no workflow command starts with (same options, same order; the
+    workflow may add options after them)."""
+    ours = [c for job in workflow["jobs"].values() for c in _commands(_scripts(job))]
+    return [shlex.join(tokens) for tokens in _commands(readme)
+            if not any(command[:len(tokens)] == tokens for command in ours)]
+
+
+def test_readme_check_catches_a_stale_command(workflow: dict[str, Any]) -> None:
+    readme = ("Run it:\n\n    pytest benchmarks/ --vidbench --vidbench-markdown x.md\n"
+              "pytest benchmarks/ --vidbench --vidbench-update-baselines  # on main\n"
+              "pytest benchmarks/ --vidbench --vidbench-markdown vidbench-comment.md\n")
+    assert undocumented_in_workflow(readme, workflow) == [
+        "pytest benchmarks/ --vidbench --vidbench-markdown x.md"]
+
+
+def test_readme_commands_are_the_workflows(workflow: dict[str, Any]) -> None:
+    if not README.exists():
+        pytest.skip("README.md does not exist yet")
+    missing = undocumented_in_workflow(README.read_text(encoding="utf-8"), workflow)
+    assert not missing, f"README documents commands the workflow does not run: {missing}"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          cwd=cwd, capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_restore_step_takes_baselines_from_the_base_branch(
+        workflow: dict[str, Any], tmp_path: Path) -> None:
+    """The step's script, run in a scratch clone: the PR's own baseline edits and additions
+    are gone, the base branch's files are back."""
+    origin, clone = tmp_path / "origin", tmp_path / "clone"
+    origin.mkdir()
+    _git(origin, "init", "-q", "-b", "main")
+    (origin / "baselines").mkdir()
+    (origin / "baselines" / "cpu-x.json").write_text("base\n")
+    _git(origin, "add", ".")
+    _git(origin, "commit", "-q", "-m", "base")
+    _git(tmp_path, "clone", "-q", "--depth=1", origin.as_uri(), str(clone))
+    _git(clone, "switch", "-q", "-c", "pr")
+    (clone / "baselines" / "cpu-x.json").write_text("edited by the PR\n")
+    (clone / "baselines" / "cpu-new.json").write_text("added by the PR\n")
+    _git(clone, "commit", "-q", "-am", "pr")
+    step = next(s for s in workflow["jobs"]["benchmark"]["steps"]
+                if "-- baselines/" in s.get("run", ""))
+    script = step["run"].replace("${{ github.base_ref }}", "main")
+    subprocess.run(["bash", "-e", "-c", script], cwd=clone, check=True, timeout=60)
+    assert sorted(p.name for p in (clone / "baselines").iterdir()) == ["cpu-x.json"]
+    assert (clone / "baselines" / "cpu-x.json").read_text() == "base\n"
