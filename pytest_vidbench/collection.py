@@ -14,7 +14,6 @@ import pytest
 
 from pytest_vidbench.config import ConfigError, ModelConfig, VariantConfig, VidbenchConfig
 from pytest_vidbench.models.registry import ModelEntry, ModelRegistry, apply_global_overrides
-from pytest_vidbench.quality.optin import OPT_IN_NAMES, opt_in_metric
 from pytest_vidbench.records import Kind
 
 if TYPE_CHECKING:
@@ -91,6 +90,8 @@ def select_cases(
         entries = list(models)
     metric_names = _selected_names(marker, "metrics", config.metrics) or default_metric_names(
         metrics)
+    from pytest_vidbench.quality.optin import OPT_IN_NAMES, opt_in_metric
+
     for name in set(metric_names) & set(OPT_IN_NAMES) - set(metrics.names):
         # Opt-in metrics exist only when asked for; without weights they skip with the reason.
         metrics.add(opt_in_metric(name, config.clip_model, config.inception_weights))
@@ -112,6 +113,8 @@ def _case(entry: ModelEntry, variant: VariantConfig, name: str,
     if name in PERFORMANCE_METRICS:
         return BenchmarkCase(entry, variant, name, PERFORMANCE_METRICS[name])
     if name not in metrics:
+        from pytest_vidbench.quality.optin import OPT_IN_NAMES
+
         known = ", ".join([*PERFORMANCE_METRICS, *metrics.names, *OPT_IN_NAMES])
         raise ConfigError(f"unknown metric {name!r}; known metrics: {known}. Register new ones "
                           "with the pytest_vidbench_quality_metrics hook in conftest.py")

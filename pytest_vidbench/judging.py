@@ -67,8 +67,18 @@ def _normalized_samples(samples: Sequence[float], control: Sequence[float]) -> t
     return tuple(math.log(v) - shift for v in samples if v > 0)
 
 
+def control_center(log_controls: Sequence[float]) -> float:
+    """The 'normal' control time of a history (log): its lower quartile, not its median.
+
+    Unusual processes run slow, not fast (noise.md: +40-70%, never the other way), so with a
+    few slow runs in the history the median drifts up while the lower quartile stays put.
+    """
+    ordered = sorted(log_controls)
+    return ordered[(len(ordered) - 1) // 4]
+
+
 def control_deviation(records: list[ResultRecord], baseline: BaselineFile | None) -> float | None:
-    """log(this run's control time / the baseline runs' median control time), or None.
+    """log(this run's control time / the baseline runs' normal control time), or None.
 
     The control is one workload for the whole run, so any latency test's history holds it.
     """
@@ -80,7 +90,7 @@ def control_deviation(records: list[ResultRecord], baseline: BaselineFile | None
                    for t in baseline.tests.values() if t.kind == "latency"), key=len, default=[])
     if not history:
         return None
-    return math.log(current) - statistics.median(math.log(v) for v in history)
+    return math.log(current) - control_center([math.log(v) for v in history])
 
 
 def calm_history(test: BaselineEntry) -> list:
@@ -94,7 +104,7 @@ def calm_history(test: BaselineEntry) -> list:
     if len(runs) < MIN_HISTORY or not all(h.normalized for h in runs):
         return list(runs)
     controls = [math.log(h.value / h.normalized) for h in runs]  # type: ignore[operator]
-    center = statistics.median(controls)
+    center = control_center(controls)
     limit = math.log1p(CONTROL_CHECK)
     calm = [h for h, c in zip(runs, controls, strict=True) if abs(c - center) <= limit]
     return calm if len(calm) >= MIN_HISTORY else list(runs)

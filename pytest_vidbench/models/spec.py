@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch stays unimported until a model is built: plugin load stays light
+    import torch
 
 # A generator turns (prompt, seed) into frames: a T×C×H×W float tensor in [0, 1].
-FrameGenerator = Callable[[str, int], torch.Tensor]
+FrameGenerator = Callable[[str, int], "torch.Tensor"]
 
 
 @dataclass(frozen=True)

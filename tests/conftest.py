@@ -1,0 +1,22 @@
+"""Heavy modules are imported once, in the test process itself.
+
+pytester's in-process runs drop every module first imported inside a run; torch (and the
+libraries that register operators with it) cannot be imported a second time in one process:
+it crashes. The plugin imports them lazily, so the tests import them up front.
+"""
+
+import cv2  # noqa: F401
+import diffusers  # noqa: F401
+import scipy.stats  # noqa: F401
+import torch  # noqa: F401
+import torchmetrics.functional.image  # noqa: F401
+import transformers  # noqa: F401
+
+import pytest_vidbench.campaign
+import pytest_vidbench.environment
+import pytest_vidbench.judging
+import pytest_vidbench.outputs
+import pytest_vidbench.quality.metrics
+import pytest_vidbench.report.html
+import pytest_vidbench.report.markdown
+import pytest_vidbench.report.terminal  # noqa: F401
