@@ -15,6 +15,7 @@ import torch
 
 from pytest_vidbench.models.loading import denoiser_of
 
+ORIGINAL = pytest.StashKey["object"]()
 ENV = "VIDBENCH_ATTENTION_NOISE"
 
 
@@ -43,5 +44,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     name, eps = spec.split(":")
     model = zoo.BUILTIN_MODELS[name]
+    config.stash[ORIGINAL] = model
     zoo.BUILTIN_MODELS[name] = dataclasses.replace(
         model, build=lambda seed: add_attention_noise(model.build(seed), float(eps)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Put the model back: a process that runs pytest more than once must not keep the patch.
+    model = config.stash.get(ORIGINAL, None)
+    if model is not None:
+        from pytest_vidbench.models import zoo
+
+        zoo.BUILTIN_MODELS[model.name] = model

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_vidbench.models.loading import denoiser_of
 
+ORIGINAL = pytest.StashKey["object"]()
 ENV = "VIDBENCH_SLOWDOWN"
 
 
@@ -45,5 +46,15 @@ def pytest_configure(config: pytest.Config) -> None:
     name, repeats, *fraction = spec.split(":")
     share = float(fraction[0]) if fraction else 1.0
     model = zoo.BUILTIN_MODELS[name]
+    config.stash[ORIGINAL] = model
     zoo.BUILTIN_MODELS[name] = dataclasses.replace(
         model, build=lambda seed: _repeat_attention(model.build(seed), int(repeats), share))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Put the model back: a process that runs pytest more than once must not keep the patch.
+    model = config.stash.get(ORIGINAL, None)
+    if model is not None:
+        from pytest_vidbench.models import zoo
+
+        zoo.BUILTIN_MODELS[model.name] = model
