@@ -82,8 +82,9 @@ class VidbenchConfig:
     warmup: int = 1
     rounds: int = 10  # rounds buy precision; calls per round barely do (README, calibration)
     calls_per_round: int = 3
-    # Confirm a suspected slowdown in a fresh process before calling it a regression.
+    # Confirm a suspected slowdown in fresh processes before calling it a regression.
     remeasure: bool = True
+    remeasure_runs: int = 2  # fresh processes per suspect: their runs join this one's
     # Keep every pipeline resident and interleave them in each round (false: one at a time,
     # for checkpoints too large to share the GPU).
     interleave: bool = True
@@ -256,7 +257,7 @@ _SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "inception_weights": (str, "the path of torch-fidelity's Inception weights"),
 }
 _COUNTS = {
-    "threads": 1, "warmup": 0, "rounds": 1, "calls_per_round": 1,
+    "threads": 1, "warmup": 0, "rounds": 1, "calls_per_round": 1, "remeasure_runs": 1,
     "history": 1, "reference_max_side": 8, "reference_max_frames": 2,
 }
 

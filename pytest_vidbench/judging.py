@@ -26,11 +26,12 @@ from pytest_vidbench.verdicts import (
     judge_quality,
 )
 
-# Re-measure the given record keys in a fresh process; returns key -> (raw summary,
-# control-normalised summary or None). Keys it could not measure are left out.
-Remeasure = Callable[[list[str]], dict[str, tuple[float, float | None]]]
+# Re-measure the given record keys in fresh processes; returns key -> one (raw summary,
+# control-normalised summary or None) per process. Keys it could not measure are left out.
+Summary = tuple[float, float | None]
+Remeasure = Callable[[list[str]], dict[str, list[Summary]]]
 CONTROL_CHECK = 0.08  # the control off its history by more than this: the process ran unusually
-SCREEN_P = 0.01  # unadjusted one-sided p that sends a check to re-measurement
+SCREEN_P = 0.05  # unadjusted one-sided p that sends a check to re-measurement
 
 
 @dataclass
@@ -228,20 +229,19 @@ class Judge:
         suspects = [e.key for e in evidence if e.strong and e.p_worse <= SCREEN_P
                     and e.worse_effect >= math.log1p(e.min_effect / 2)]
         final = first
-        fresh: dict[str, tuple[float, float | None]] = {}
+        fresh: dict[str, list[Summary]] = {}
         if suspects and remeasure is not None:
             # A slow process stays slow in every round: confirm in a fresh process instead.
             fresh = remeasure(suspects)
-            checks = [_with_second_run(c, fresh.get(c.key)) for c in checks]
+            checks = [_with_fresh_runs(c, fresh.get(c.key, [])) for c in checks]
             final = decide([assess(c, priors, t.noise_floor) for c in checks], t.alpha, t.fdr)
         for (record, test, check), before, verdict in zip(timing, first, final, strict=True):
-            if check.key in fresh:
+            if fresh.get(check.key):
                 verdict.remeasured = True
                 verdict.extra["first_run_change_pct"] = before.change_pct
                 verdict.extra["first_run_status"] = before.status
-                raw_value, norm_value = fresh[check.key]
-                record.details["remeasured"] = {"value": raw_value,
-                                                "normalized_value": norm_value}
+                record.details["remeasured"] = {"runs": [
+                    {"value": raw, "normalized_value": norm} for raw, norm in fresh[check.key]]}
             elif check.key in suspects and remeasure is not None:
                 record.details["remeasured"] = {"failed": True}  # so a replay agrees
                 if verdict.status == "regression":
@@ -259,20 +259,21 @@ def stored_remeasurements(records: list[ResultRecord]) -> Remeasure | None:
     if not stored:
         return None
 
-    def replay(keys: list[str]) -> dict[str, tuple[float, float | None]]:
+    def replay(keys: list[str]) -> dict[str, list[Summary]]:
         # Keys the run tried and could not re-measure ({"failed": true}) stay absent.
-        return {k: (stored[k]["value"], stored[k].get("normalized_value"))
-                for k in keys if "value" in stored.get(k, {})}
+        return {k: [(run["value"], run.get("normalized_value")) for run in stored[k]["runs"]]
+                for k in keys if stored.get(k, {}).get("runs")}
 
     return replay
 
 
-def _with_second_run(check: TimingCheck, fresh: tuple[float, float | None] | None) -> TimingCheck:
-    if fresh is None:
+def _with_fresh_runs(check: TimingCheck, fresh: list[Summary]) -> TimingCheck:
+    if not fresh:
         return check
-    raw_value, norm_value = fresh
-    raw = replace(check.raw, second=math.log(raw_value))
+    raw = replace(check.raw, fresh=tuple(math.log(value) for value, _ in fresh))
     norm = check.normalized
     if norm is not None:
-        norm = replace(norm, second=math.log(norm_value)) if norm_value else None
+        ratios = [n for _, n in fresh]
+        norm = replace(norm, fresh=tuple(math.log(n) for n in ratios)) \
+            if all(ratios) else None  # type: ignore[arg-type]
     return replace(check, raw=raw, normalized=norm)

@@ -82,11 +82,13 @@ def _check_judgeable(r: ResultRecord, where: str) -> None:
     if not (isinstance(control, list) and all(_positive(v) for v in control)):
         raise ResultsFileError(f"{where}: details.control_samples must be numbers > 0")
     fresh = d.get("remeasured")
-    if fresh is not None and not (isinstance(fresh, dict) and (
-            fresh.get("failed") or (_positive(fresh.get("value"))
-                                    and _positive_or_absent(fresh, "normalized_value")))):
-        raise ResultsFileError(f"{where}: details.remeasured needs a `value` > 0 (and an "
-                               "optional `normalized_value` > 0), or `failed`")
+    runs = fresh.get("runs") if isinstance(fresh, dict) else None
+    if fresh is not None and not (isinstance(fresh, dict) and (fresh.get("failed") or (
+            isinstance(runs, list) and runs and all(
+                isinstance(run, dict) and _positive(run.get("value"))
+                and _positive_or_absent(run, "normalized_value") for run in runs)))):
+        raise ResultsFileError(f"{where}: details.remeasured needs `runs` (each a `value` > 0 "
+                               "and an optional `normalized_value` > 0), or `failed`")
 
 
 def _record_from_json(item: Any, where: str) -> ResultRecord:

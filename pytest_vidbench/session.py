@@ -152,7 +152,7 @@ class VidbenchSession:
 
     # -- the end of the run --------------------------------------------------------
 
-    def _remeasure(self, keys: list[str]) -> dict[str, tuple[float, float | None]]:
+    def _remeasure(self, keys: list[str]) -> dict[str, list[tuple[float, float | None]]]:
         ids = [r.test_id for r in self.records if r.key in keys]
         c = self.options.config
         setup = self.device_setup()
@@ -164,14 +164,19 @@ class VidbenchSession:
                 passthrough.append(f"{name}={value}")
         progress = Progress(self.config.pluginmanager.get_plugin("terminalreporter"),
                             self.config.get_verbosity())
-        progress.note(f"re-measuring {len(ids)} suspect(s) in a fresh process")
-        outcome = remeasure_in_fresh_process(
-            ids, self.options.rootdir, self.config.inipath, passthrough,
-            timeout=max(300.0, 3 * (self._campaign.timed_seconds if self._campaign else 0)))
-        self._extra_timed += outcome.timed_seconds
-        if outcome.error:
-            self.messages.append(f"re-measurement failed: {outcome.error}")
-        return outcome.summaries
+        runs = c.remeasure_runs
+        progress.note(f"re-measuring {len(ids)} suspect(s) in {runs} fresh process(es)")
+        fresh: dict[str, list[tuple[float, float | None]]] = {}
+        for _ in range(runs):
+            outcome = remeasure_in_fresh_process(
+                ids, self.options.rootdir, self.config.inipath, passthrough,
+                timeout=max(300.0, 3 * (self._campaign.timed_seconds if self._campaign else 0)))
+            self._extra_timed += outcome.timed_seconds
+            if outcome.error:
+                self.messages.append(f"re-measurement failed: {outcome.error}")
+            for key, summary in outcome.summaries.items():
+                fresh.setdefault(key, []).append(summary)
+        return fresh
 
     def finish(self, exitstatus: int) -> int:
         """Judge, write the outputs, maybe update baselines; 1 when the gate fails."""

@@ -35,12 +35,12 @@ class Series:
     history: tuple[float, ...]  # log summaries of earlier runs, oldest first
     current_samples: tuple[float, ...] = ()  # log samples of this run
     baseline_samples: tuple[float, ...] = ()  # log samples of the newest baseline run
-    second: float | None = None  # log summary of a fresh-process re-measurement
+    fresh: tuple[float, ...] = ()  # log summaries of fresh-process re-measurements
 
     @property
     def runs(self) -> tuple[float, ...]:
-        """This run's summary, and the re-measurement's when there is one."""
-        return (self.current,) if self.second is None else (self.current, self.second)
+        """This run's summary, then the re-measurements'."""
+        return (self.current, *self.fresh)
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,9 @@ class Evidence:
     scale: float  # log-space SD used for the raw interval
     df: float
     min_effect: float
-    runs: int = 1  # 2 after a fresh-process re-measurement
+    runs: int = 1  # 1 + the fresh-process re-measurements
     decided_on: str = "raw"  # "raw", "normalized" or "raw+normalized"
-    second_effect: float | None = None  # the re-measurement's own slowdown (log), if any
+    fresh_effect: float | None = None  # the re-measurements' own mean slowdown (log), if any
 
     @property
     def strong(self) -> bool:
@@ -88,8 +88,8 @@ class Evidence:
     @property
     def confirmed(self) -> bool:
         """A fresh process must show the slowdown too, not only pull the two-run mean up."""
-        return self.second_effect is None or \
-            self.second_effect >= math.log1p(self.min_effect / 2)
+        return self.fresh_effect is None or \
+            self.fresh_effect >= math.log1p(self.min_effect / 2)
 
     @property
     def worse_effect(self) -> float:
@@ -132,13 +132,13 @@ def _delta(series: Series) -> float:
     return sum(runs) / len(runs) - sum(series.history) / len(series.history)
 
 
-def _second_effect(raw: Series, norm: Series | None) -> float | None:
-    if raw.second is None:
+def _fresh_effect(raw: Series, norm: Series | None) -> float | None:
+    def effect(series: Series) -> float:
+        return sum(series.fresh) / len(series.fresh) - sum(series.history) / len(series.history)
+
+    if not raw.fresh:
         return None
-    effect = raw.second - sum(raw.history) / len(raw.history)
-    if norm is not None and norm.second is not None:
-        effect = min(effect, norm.second - sum(norm.history) / len(norm.history))
-    return effect
+    return effect(raw) if norm is None or not norm.fresh else min(effect(raw), effect(norm))
 
 
 def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evidence:
@@ -178,7 +178,7 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
         key=check.key, method=method, delta_raw=_delta(raw), delta_norm=delta_norm,
         p_worse=p_worse, p_better=p_better, history_n=n, center=center, scale=scale, df=df,
         min_effect=check.min_effect, runs=len(raw.runs), decided_on=decided_on,
-        second_effect=_second_effect(raw, norm),
+        fresh_effect=_fresh_effect(raw, norm),
     )
 
 

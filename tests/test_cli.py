@@ -164,11 +164,11 @@ def test_compare_against_baseline_file_reaches_the_runs_verdicts(
            latency("m3", 1.2, 10), memory("m0", 130)]
     asked: list[str] = []
 
-    def fresh_process(keys: list[str]) -> dict[str, tuple[float, float | None]]:
-        asked.extend(keys)  # what the run's fresh-process re-measurement would return
+    def fresh_process(keys: list[str]) -> dict[str, list[tuple[float, float | None]]]:
+        asked.extend(keys)  # what the run's fresh-process re-measurements would return
         by_key = {r.key: r for r in new}
-        return {k: (by_key[k].value * 1.01, by_key[k].details["normalized_value"] * 1.01)
-                for k in keys}
+        return {k: [(by_key[k].value * f, by_key[k].details["normalized_value"] * f)
+                    for f in (1.01, 0.99)] for k in keys}
 
     judged = copy.deepcopy(new)
     Judge(Thresholds(), {}).judge(judged, Comparison(KEY, baseline, []), fresh_process)
@@ -224,8 +224,10 @@ details = st.fixed_dictionaries({}, optional={
     "normalized_value": value, "control_median": value,
     "control_samples": st.one_of(st.lists(positive, max_size=4), st.lists(positive),
                                  json_values),
-    "remeasured": st.one_of(st.fixed_dictionaries({"value": value}),
-                            st.fixed_dictionaries({"value": value}), json_values)})
+    "remeasured": st.one_of(
+        st.fixed_dictionaries({"runs": st.lists(st.fixed_dictionaries({"value": value}),
+                                                max_size=3)}),
+        st.fixed_dictionaries({"failed": st.booleans()}), json_values)})
 record_fields = st.tuples(
     st.sampled_from([("latency", "latency"), ("memory", "memory"), ("energy", "energy"),
                      ("psnr", "quality"), ("flicker", "quality"), ("custom", "quality"),

@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(cv, n, args.sessions) for cv in CVS for n in HISTORIES]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(cell, jobs))
-    print(f"Synthetic sessions of {CHECKS} latency checks, default thresholds; "
+    print(f"Synthetic sessions of {CHECKS} latency checks, default settings "
+          f"({NoiseModel().samples} timed calls per run); "
           f"{args.sessions} unchanged sessions and {args.sessions // 2} slowed ones per row.\n")
     print("| within-run CV | history | family-wise false alarms (95% upper bound) "
           "| power, +15% | power, +25% |")

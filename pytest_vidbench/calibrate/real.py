@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,6 +79,16 @@ def summarize(name: str, series: Series, target: str | None, baseline: dict[str,
     return "\n".join(lines)
 
 
+def history_medians(baselines: Path) -> dict[str, float]:
+    """Per model, the median latency of the baseline history (the reference for changes)."""
+    medians = {}
+    for path in baselines.glob("*.json"):
+        for test in json.loads(path.read_text())["tests"].values():
+            if test["kind"] == "latency":
+                medians[test["model"]] = statistics.median(h["value"] for h in test["history"])
+    return medians
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=3)
@@ -88,16 +99,20 @@ def main(argv: list[str] | None = None) -> int:
                              "modules run REPEATS times")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--log", type=Path, default=None, help="append JSON lines here")
+    parser.add_argument("--baselines", type=Path, default=None,
+                        help="start from a copy of this baseline directory (its history)")
     args, extra = parser.parse_known_args(argv)
     target = args.slowdown.split(":")[0]
     with tempfile.TemporaryDirectory(prefix="vidbench-calibrate-") as tmp:
         baselines, out = Path(tmp) / "baselines", Path(tmp) / "results.json"
+        if args.baselines:
+            shutil.copytree(args.baselines, baselines)
         history = Series()
         for _ in range(args.history):
             history.runs.append(run_suite(args.root, baselines, out, True, None, extra))
-        reference = {m: statistics.median(r.values[m] for r in history.runs if m in r.values)
-                     for m in history.runs[-1].values}
-        report = [summarize("history (--vidbench-update-baselines)", history, None, reference)]
+        reference = history_medians(baselines)
+        report = [summarize("history (--vidbench-update-baselines)", history, None, reference)
+                  ] if history.runs else []
         for name, count, slowdown in (("unchanged", args.unchanged, None),
                                       (f"injected {args.slowdown}", args.injected, args.slowdown)):
             series = Series()

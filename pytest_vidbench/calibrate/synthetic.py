@@ -27,8 +27,8 @@ class NoiseModel:
     drift: float = 0.02  # run-to-run SD of the machine factor (log space)
     slow_probability: float = 1 / 6
     slow_factor: float = 1.46
-    samples: int = 10  # timed calls per run (rounds × calls)
-    control_samples: int = 10
+    samples: int = 30  # timed calls per run: the default 10 rounds × 3 calls
+    control_samples: int = 20  # 2 control calls per round
 
 
 @dataclass
@@ -92,7 +92,7 @@ class SessionOutcome:
 def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, history: int,
                      slowdown: dict[int, float] | None = None,
                      thresholds: Thresholds | None = None,
-                     remeasure: bool = True) -> SessionOutcome:
+                     remeasure: bool = True, remeasure_runs: int = 2) -> SessionOutcome:
     """One CI run of `checks` latency tests against `history` earlier runs."""
     bases = rng.uniform(0.05, 0.5, size=checks)
     runs = [simulate_run(rng, model, bases) for _ in range(history)]
@@ -102,18 +102,19 @@ def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, h
     current = simulate_run(rng, model, bases, factors)
     records = [_record(i, s, current.control) for i, s in enumerate(current.samples)]
 
-    def fresh_process(keys: list[str]) -> dict[str, tuple[float, float | None]]:
-        again = simulate_run(rng, model, bases, factors)
-        out = {}
-        for key in keys:
-            i = int(key[1:key.index("[")])
-            value = float(np.median(again.samples[i]))
-            out[key] = (value, value / float(np.median(again.control)))
+    def fresh_processes(keys: list[str]) -> dict[str, list[tuple[float, float | None]]]:
+        out: dict[str, list[tuple[float, float | None]]] = {key: [] for key in keys}
+        for _ in range(remeasure_runs):
+            again = simulate_run(rng, model, bases, factors)
+            for key in keys:
+                i = int(key[1:key.index("[")])
+                value = float(np.median(again.samples[i]))
+                out[key].append((value, value / float(np.median(again.control))))
         return out
 
     judge = Judge(thresholds or Thresholds(), {})
     judge.judge(records, Comparison("sim", baseline_from_runs(runs), []),
-                fresh_process if remeasure else None)
+                fresh_processes if remeasure else None)
     status = [r.verdict.status if r.verdict else "" for r in records]
     return SessionOutcome({i for i, s in enumerate(status) if s == "regression"},
                           {i for i, s in enumerate(status) if s == "suspicious"})
