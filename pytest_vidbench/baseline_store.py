@@ -37,6 +37,7 @@ class RunSummary:
     date: str
     commit: str | None = None
     normalized: float | None = None  # latency ÷ the run's control workload time
+    peers: float | None = None  # geometric mean latency of the run's other models
     n: int = 0  # samples behind the value
 
 
@@ -92,7 +93,7 @@ def _parse_summary(data: Any, path: Path, where: str, positive: bool) -> RunSumm
         data.get("date"), str
     ):
         raise _fail(path, f"{where} needs a numeric `value` and a `date`")
-    unknown = set(data) - {"value", "date", "commit", "normalized", "n"}
+    unknown = set(data) - {"value", "date", "commit", "normalized", "peers", "n"}
     if unknown:
         raise _fail(path, f"{where} has unknown keys {sorted(unknown)}")
     normalized = data.get("normalized")
@@ -102,10 +103,14 @@ def _parse_summary(data: Any, path: Path, where: str, positive: bool) -> RunSumm
     n = data.get("n", 0)
     if (commit is not None and not isinstance(commit, str)) or not isinstance(n, int):
         raise _fail(path, f"{where}: `commit` must be a string and `n` an integer")
+    peers = data.get("peers")
+    if peers is not None and not (_number(peers) and peers > 0):
+        raise _fail(path, f"{where}.peers must be a number > 0")
     if (normalized is not None and normalized <= 0) or (positive and data["value"] <= 0):
         raise _fail(path, f"{where}: times and energies must be > 0")
     return RunSummary(value=float(data["value"]), date=data["date"], commit=commit,
-                      normalized=None if normalized is None else float(normalized), n=n)
+                      normalized=None if normalized is None else float(normalized),
+                      peers=None if peers is None else float(peers), n=n)
 
 
 def _parse_test(key: str, data: Any, path: Path) -> BaselineEntry:
@@ -229,6 +234,7 @@ class BaselineStore:
             summary = RunSummary(
                 value=float(record.value), date=date, commit=commit[:12] if commit else None,
                 normalized=record.details.get("normalized_value"), n=len(record.samples),
+                peers=record.details.get("peer_value"),
             )
             history = (old.history if old and old.kind == record.kind else []) + [summary]
             tests[record.key] = BaselineEntry(

@@ -26,12 +26,12 @@ from pytest_vidbench.verdicts import (
     judge_quality,
 )
 
-# Re-measure the given record keys in fresh processes; returns key -> one (raw summary,
-# control-normalised summary or None) per process. Keys it could not measure are left out.
-Summary = tuple[float, float | None]
+# Re-measure the given record keys in fresh processes; returns key -> one Summary per
+# process. Keys it could not measure are left out.
+Summary = tuple[float, float | None, float | None]  # raw, ÷ control, ÷ other models
 Remeasure = Callable[[list[str]], dict[str, list[Summary]]]
 CONTROL_CHECK = 0.08  # the control off its history by more than this: the process ran unusually
-SCREEN_P = 0.05  # unadjusted one-sided p that sends a check to re-measurement
+SCREEN_P = 0.01  # unadjusted one-sided p that sends a check to re-measurement
 
 
 @dataclass
@@ -111,6 +111,23 @@ def calm_history(test: BaselineEntry) -> list:
     return calm if len(calm) >= MIN_HISTORY else list(runs)
 
 
+def set_peer_values(records: list[ResultRecord]) -> None:
+    """Per latency record, the geometric mean latency of the run's other models (≥ 2 of them).
+
+    Measured here, one model's median moved 8-15% between processes while its ratio to the
+    other models of the same run moved 5%: the suite itself is the best control for a change
+    in one model. (A change that slows every model alike is left to the raw time and the
+    control workload: it shows as `suspicious`.)
+    """
+    latency = [r for r in records if r.kind == "latency" and r.status == "ok" and r.value]
+    logs = {id(r): math.log(r.value) for r in latency}  # type: ignore[arg-type]
+    total = sum(logs.values())
+    for record in latency:
+        if len(latency) >= 3:
+            mean = (total - logs[id(record)]) / (len(latency) - 1)
+            record.details["peer_value"] = math.exp(mean)
+
+
 def timing_check(record: ResultRecord, test: BaselineEntry, min_effect: float,
                  use_control: bool, noisy_run: bool = False) -> TimingCheck:
     assert record.value is not None
@@ -124,6 +141,20 @@ def timing_check(record: ResultRecord, test: BaselineEntry, min_effect: float,
     normalized = None
     current_norm = record.details.get("normalized_value")
     history_norm = [h.normalized for h in test.history]
+    peer = record.details.get("peer_value")
+    history_peers = [h.peers for h in test.history]
+    if use_control and peer and len(history_peers) and all(history_peers):
+        # Normalised by the other models of the same run (see set_peer_values).
+        shift = math.log(record.value / peer)
+        normalized = Series(
+            current=shift,
+            history=tuple(math.log(h.value / h.peers) for h in test.history),  # type: ignore[operator]
+            current_samples=tuple(x - math.log(peer) for x in _logs(record.samples)),
+            baseline_samples=tuple(x - math.log(test.history[-1].peers)  # type: ignore[arg-type]
+                                   for x in _logs(test.samples)),
+        )
+        return TimingCheck(record.key, raw, normalized, min_effect,
+                           noisy_run, peers=True)
     if use_control and current_norm and all(v for v in history_norm):
         normalized = Series(
             current=math.log(current_norm),
@@ -160,6 +191,7 @@ class Judge:
         """Set `verdict` on every record that ran (skipped records keep None)."""
         timing: list[tuple[ResultRecord, BaselineEntry, TimingCheck]] = []
         baseline = comparison.baseline
+        set_peer_values(records)
         deviation = control_deviation(records, baseline) if self.thresholds.control else None
         noisy = deviation is not None and abs(deviation) > math.log1p(CONTROL_CHECK)
         if noisy:
@@ -241,7 +273,8 @@ class Judge:
                 verdict.extra["first_run_change_pct"] = before.change_pct
                 verdict.extra["first_run_status"] = before.status
                 record.details["remeasured"] = {"runs": [
-                    {"value": raw, "normalized_value": norm} for raw, norm in fresh[check.key]]}
+                    {"value": raw, "normalized_value": norm, "peer_normalized": peer}
+                    for raw, norm, peer in fresh[check.key]]}
             elif check.key in suspects and remeasure is not None:
                 record.details["remeasured"] = {"failed": True}  # so a replay agrees
                 if verdict.status == "regression":
@@ -261,7 +294,8 @@ def stored_remeasurements(records: list[ResultRecord]) -> Remeasure | None:
 
     def replay(keys: list[str]) -> dict[str, list[Summary]]:
         # Keys the run tried and could not re-measure ({"failed": true}) stay absent.
-        return {k: [(run["value"], run.get("normalized_value")) for run in stored[k]["runs"]]
+        return {k: [(run["value"], run.get("normalized_value"), run.get("peer_normalized"))
+                    for run in stored[k]["runs"]]
                 for k in keys if stored.get(k, {}).get("runs")}
 
     return replay
@@ -270,10 +304,10 @@ def stored_remeasurements(records: list[ResultRecord]) -> Remeasure | None:
 def _with_fresh_runs(check: TimingCheck, fresh: list[Summary]) -> TimingCheck:
     if not fresh:
         return check
-    raw = replace(check.raw, fresh=tuple(math.log(value) for value, _ in fresh))
+    raw = replace(check.raw, fresh=tuple(math.log(summary[0]) for summary in fresh))
     norm = check.normalized
     if norm is not None:
-        ratios = [n for _, n in fresh]
+        ratios = [summary[2 if check.peers else 1] for summary in fresh]
         norm = replace(norm, fresh=tuple(math.log(n) for n in ratios)) \
             if all(ratios) else None  # type: ignore[arg-type]
     return replace(check, raw=raw, normalized=norm)

@@ -27,7 +27,8 @@ def in_child_process() -> bool:
 
 @dataclass
 class RemeasureOutcome:
-    summaries: dict[str, tuple[float, float | None]]  # record key -> (raw, normalised)
+    # record key -> (raw, ÷ control, ÷ the run's other models)
+    summaries: dict[str, tuple[float, float | None, float | None]]
     timed_seconds: float = 0.0
     error: str | None = None
 
@@ -65,7 +66,8 @@ def remeasure_in_fresh_process(
             return RemeasureOutcome({}, error=f"the child pytest exited {done.returncode}: "
                                               + " | ".join(tail))
     summaries = {
-        r.key: (float(r.value), r.details.get("normalized_value"))
+        r.key: (float(r.value), r.details.get("normalized_value"),
+                r.value / r.details["peer_value"] if r.details.get("peer_value") else None)
         for r in records
         if r.kind in ("latency", "energy") and r.status == "ok" and r.value
     }

@@ -75,7 +75,7 @@ def _check_judgeable(r: ResultRecord, where: str) -> None:
     if r.kind == "quality" and not (r.samples and r.sample_labels):
         raise ResultsFileError(f"{where}: a quality value needs its samples and sample_labels")
     d = r.details
-    for name in ("normalized_value", "control_median"):
+    for name in ("normalized_value", "control_median", "peer_value"):
         if not _positive_or_absent(d, name):
             raise ResultsFileError(f"{where}: details.{name} must be a number > 0")
     control = d.get("control_samples", [])
@@ -86,7 +86,8 @@ def _check_judgeable(r: ResultRecord, where: str) -> None:
     if fresh is not None and not (isinstance(fresh, dict) and (fresh.get("failed") or (
             isinstance(runs, list) and runs and all(
                 isinstance(run, dict) and _positive(run.get("value"))
-                and _positive_or_absent(run, "normalized_value") for run in runs)))):
+                and _positive_or_absent(run, "normalized_value")
+                and _positive_or_absent(run, "peer_normalized") for run in runs)))):
         raise ResultsFileError(f"{where}: details.remeasured needs `runs` (each a `value` > 0 "
                                "and an optional `normalized_value` > 0), or `failed`")
 

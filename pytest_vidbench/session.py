@@ -152,8 +152,12 @@ class VidbenchSession:
 
     # -- the end of the run --------------------------------------------------------
 
-    def _remeasure(self, keys: list[str]) -> dict[str, list[tuple[float, float | None]]]:
-        ids = [r.test_id for r in self.records if r.key in keys]
+    def _remeasure(self, keys: list[str]
+                   ) -> dict[str, list[tuple[float, float | None, float | None]]]:
+        # Every latency test runs again, not only the suspects: the other models are the
+        # reference a suspect's time is normalised by.
+        ids = [r.test_id for r in self.records
+               if r.key in keys or (r.kind == "latency" and r.status == "ok")]
         c = self.options.config
         setup = self.device_setup()
         passthrough = [f"--vidbench-device={setup.device}", f"--vidbench-threads={c.threads}",
@@ -166,7 +170,7 @@ class VidbenchSession:
                             self.config.get_verbosity())
         runs = c.remeasure_runs
         progress.note(f"re-measuring {len(ids)} suspect(s) in {runs} fresh process(es)")
-        fresh: dict[str, list[tuple[float, float | None]]] = {}
+        fresh: dict[str, list[tuple[float, float | None, float | None]]] = {}
         for _ in range(runs):
             outcome = remeasure_in_fresh_process(
                 ids, self.options.rootdir, self.config.inipath, passthrough,
@@ -175,7 +179,8 @@ class VidbenchSession:
             if outcome.error:
                 self.messages.append(f"re-measurement failed: {outcome.error}")
             for key, summary in outcome.summaries.items():
-                fresh.setdefault(key, []).append(summary)
+                if key in keys:
+                    fresh.setdefault(key, []).append(summary)
         return fresh
 
     def finish(self, exitstatus: int) -> int:

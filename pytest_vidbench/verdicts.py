@@ -50,6 +50,7 @@ class TimingCheck:
     normalized: Series | None  # latency ÷ control workload; None for energy
     min_effect: float  # fraction, e.g. 0.10
     noisy_run: bool = False  # the control workload says this process ran unusually
+    peers: bool = False  # `normalized` is relative to the run's other models, not the control
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Evidence:
     delta_norm: float | None
     p_worse: float
     p_better: float
+    p_worse_raw: float  # the raw test alone
     history_n: int
     center: float  # log baseline centre (raw)
     scale: float  # log-space SD used for the raw interval
@@ -76,6 +78,7 @@ class Evidence:
     runs: int = 1  # 1 + the fresh-process re-measurements
     decided_on: str = "raw"  # "raw", "normalized" or "raw+normalized"
     fresh_effect: float | None = None  # the re-measurements' own mean slowdown (log), if any
+    decided_on_peers: bool = False
 
     @property
     def strong(self) -> bool:
@@ -145,7 +148,7 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
     raw, norm = check.raw, check.normalized
     n = len(raw.history)
     if n == 0:
-        return Evidence(check.key, "none", 0.0, None, 1.0, 1.0, 0, raw.current, 0.0, 0.0,
+        return Evidence(check.key, "none", 0.0, None, 1.0, 1.0, 1.0, 0, raw.current, 0.0, 0.0,
                         check.min_effect)
     center = sum(raw.history) / n
     if norm is not None and not norm.history:
@@ -160,11 +163,11 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
             p_norm_w, p_norm_b, _, _ = _series_p(norm, priors[1], floor)
             if check.noisy_run:  # raw time is distorted: trust the normalised test alone
                 p_worse, p_better = p_norm_w, p_norm_b
-                decided_on = "normalized"
+                decided_on = "peers" if check.peers else "normalized"
             else:  # both must show it (Berger 1982)
                 p_worse = stats.intersection_union([p_raw_w, p_norm_w])
                 p_better = stats.intersection_union([p_raw_b, p_norm_b])
-                decided_on = "raw+normalized"
+                decided_on = "raw+peers" if check.peers else "raw+normalized"
         method = "prediction-interval"
     else:
         # Samples of one process are not independent; only a doubled effect and a
@@ -172,13 +175,15 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
         s = norm or raw
         p_worse = stats.mann_whitney_greater(s.current_samples, s.baseline_samples)
         p_better = stats.mann_whitney_greater(s.baseline_samples, s.current_samples)
+        p_raw_w = 1.0
         scale, df, method = 0.0, 0.0, "within-run"
         decided_on = "normalized" if norm is not None else "raw"
     return Evidence(
         key=check.key, method=method, delta_raw=_delta(raw), delta_norm=delta_norm,
-        p_worse=p_worse, p_better=p_better, history_n=n, center=center, scale=scale, df=df,
+        p_worse=p_worse, p_better=p_better, p_worse_raw=p_raw_w, history_n=n, center=center,
+        scale=scale, df=df,
         min_effect=check.min_effect, runs=len(raw.runs), decided_on=decided_on,
-        fresh_effect=_fresh_effect(raw, norm),
+        fresh_effect=_fresh_effect(raw, norm), decided_on_peers=check.peers,
     )
 
 
@@ -230,13 +235,21 @@ def decide(evidence: Sequence[Evidence], alpha: float, fdr: float) -> list[Verdi
             status, p, reason = "improvement", e.p_better, "significantly faster"
         elif (bh_worse[j] or holm_worse[j] is not None) and big:
             status, p = "suspicious", e.p_worse
-            reason = ("a fresh process did not show the slowdown again" if not e.confirmed
-                      else "evidence of a slowdown, not enough to fail the gate" if e.strong else
+            reason = ("evidence of a slowdown, not enough to fail the gate" if e.strong else
                       f"a large slowdown within the run, but a history of {e.history_n} run(s) "
                       "cannot separate it from run-to-run noise")
+        elif e.strong and e.delta_norm is not None and e.p_worse_raw <= alpha / m and \
+                e.delta_raw >= e.effect_threshold():
+            status, p = "suspicious", e.p_worse_raw
+            reason = ("slower in raw time, but so were the run's other models: a loaded "
+                      "machine, or a change in code they all share" if e.decided_on_peers else
+                      "slower in raw time, but the control workload slowed as well: a loaded "
+                      "machine, or a change in torch itself")
         else:
             status, p = "unchanged", e.p_worse
             reason = "within the noise or below the minimum effect"
+        if status == "suspicious" and not e.confirmed:
+            reason = "the fresh processes did not show the slowdown again"
         verdicts.append(Verdict(status, method=e.method, reason=reason, extra=extra,
                                 **_numbers(e, alpha / m, p)))
     return verdicts

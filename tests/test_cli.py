@@ -164,10 +164,11 @@ def test_compare_against_baseline_file_reaches_the_runs_verdicts(
            latency("m3", 1.2, 10), memory("m0", 130)]
     asked: list[str] = []
 
-    def fresh_process(keys: list[str]) -> dict[str, list[tuple[float, float | None]]]:
+    def fresh_process(keys: list[str]) -> dict[str, list[tuple[float, float | None,
+                                                               float | None]]]:
         asked.extend(keys)  # what the run's fresh-process re-measurements would return
         by_key = {r.key: r for r in new}
-        return {k: [(by_key[k].value * f, by_key[k].details["normalized_value"] * f)
+        return {k: [(by_key[k].value * f, by_key[k].details["normalized_value"] * f, None)
                     for f in (1.01, 0.99)] for k in keys}
 
     judged = copy.deepcopy(new)

@@ -43,7 +43,8 @@ def baseline(histories: list[list[float]], control: float = 0.02) -> BaselineFil
 
 
 def judge(currents: list[float], histories: list[list[float]], scale: float = 1.0,
-          fresh: dict[str, list[tuple[float, float | None]]] | None = None) -> list[str]:
+          fresh: dict[str, list[tuple[float, float | None, float | None]]] | None = None
+          ) -> list[str]:
     records = [latency_record(i, v * scale, 0.02 * scale) for i, v in enumerate(currents)]
     base = baseline([[h * scale for h in hist] for hist in histories], 0.02 * scale)
     remeasure = None if fresh is None else (lambda keys: {k: fresh[k] for k in keys if k in fresh})
@@ -94,14 +95,15 @@ def test_a_big_slowdown_with_a_confirming_remeasurement_is_a_regression():
     rng = np.random.default_rng(0)
     histories = [noisy_history(rng, 10) for _ in range(6)]
     key = "b0[fp32]::latency"
-    statuses = judge([0.3] + [0.2] * 5, histories, fresh={key: [(0.3, 15.0), (0.3, 15.0)]})
+    fresh = {key: [(0.3, 15.0, None), (0.3, 15.0, None)]}
+    statuses = judge([0.3] + [0.2] * 5, histories, fresh=fresh)
     assert statuses == ["regression"] + ["unchanged"] * 5
 
 
 def test_a_slowdown_that_does_not_reproduce_in_a_fresh_process_is_not_a_regression():
     rng = np.random.default_rng(0)
     histories = [noisy_history(rng, 10) for _ in range(6)]
-    fresh = {"b0[fp32]::latency": [(0.2, 10.0), (0.2, 10.0)]}
+    fresh = {"b0[fp32]::latency": [(0.2, 10.0, None), (0.2, 10.0, None)]}
     statuses = judge([0.3] + [0.2] * 5, histories, fresh=fresh)
     assert statuses[0] in ("suspicious", "unchanged")
 
@@ -178,3 +180,24 @@ def test_fidelity_is_judged_against_its_floor():
     verdict = judge_quality(PSNR, {"p0/s0": 100.0, "p1/s0": PSNR.floor - 1}, {})
     assert verdict.status == "regression"
     assert verdict.limit == pytest.approx(PSNR.floor)
+
+
+def test_one_model_slowing_more_than_its_peers_is_caught_while_the_machine_drifts():
+    # Per-process noise of 8% shared by all models, 3% of their own; then the whole machine
+    # runs 20% slower and one model 50% slower: only that one is a regression.
+    rng = np.random.default_rng(5)
+    machine = np.exp(rng.normal(0, 0.08, size=10))
+    histories = [list(0.2 * machine * np.exp(rng.normal(0, 0.03, size=10))) for _ in range(6)]
+    records = [latency_record(i, 0.2 * 1.2 * (1.5 if i == 0 else 1.0)) for i in range(6)]
+    base = baseline(histories)
+    for i, entry in enumerate(base.tests.values()):
+        for run, summary in enumerate(entry.history):
+            others = [math.log(h[run]) for j, h in enumerate(histories) if j != i]
+            summary.peers = math.exp(sum(others) / len(others))
+    fresh = {"b0[fp32]::latency": [(0.36, None, 0.36 / 0.24), (0.36, None, 0.36 / 0.24)]}
+    Judge(Thresholds(), {}).judge(records, Comparison("k", base, []),
+                                  lambda keys: {k: fresh[k] for k in keys if k in fresh})
+    statuses = [r.verdict.status for r in records]
+    assert statuses[0] == "regression"
+    assert "regression" not in statuses[1:]
+    assert records[0].verdict.extra["decided_on"] == "raw+peers"

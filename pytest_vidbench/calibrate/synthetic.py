@@ -67,13 +67,19 @@ def _record(key: int, samples: np.ndarray, control: np.ndarray) -> ResultRecord:
     )
 
 
+def peers_of(run: Run, i: int) -> float:
+    """Geometric mean of the run's other benchmarks' medians (what the plugin stores)."""
+    logs = [math.log(float(np.median(s))) for j, s in enumerate(run.samples) if j != i]
+    return math.exp(sum(logs) / len(logs))
+
+
 def baseline_from_runs(runs: list[Run]) -> BaselineFile:
     tests: dict[str, BaselineEntry] = {}
     for i in range(len(runs[0].samples)):
         history = []
         for run in runs:
             value = float(np.median(run.samples[i]))
-            history.append(RunSummary(value=value, date="sim",
+            history.append(RunSummary(value=value, date="sim", peers=peers_of(run, i),
                                       normalized=value / float(np.median(run.control))))
         tests[f"b{i}[fp32]::latency"] = BaselineEntry(
             model=f"b{i}", variant="fp32", metric="latency", kind="latency", unit="s",
@@ -102,14 +108,16 @@ def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, h
     current = simulate_run(rng, model, bases, factors)
     records = [_record(i, s, current.control) for i, s in enumerate(current.samples)]
 
-    def fresh_processes(keys: list[str]) -> dict[str, list[tuple[float, float | None]]]:
-        out: dict[str, list[tuple[float, float | None]]] = {key: [] for key in keys}
+    def fresh_processes(keys: list[str]) -> dict[str, list[tuple[float, float | None,
+                                                                  float | None]]]:
+        out: dict[str, list[tuple[float, float | None, float | None]]] = {k: [] for k in keys}
         for _ in range(remeasure_runs):
             again = simulate_run(rng, model, bases, factors)
             for key in keys:
                 i = int(key[1:key.index("[")])
                 value = float(np.median(again.samples[i]))
-                out[key].append((value, value / float(np.median(again.control))))
+                out[key].append((value, value / float(np.median(again.control)),
+                                 value / peers_of(again, i)))
         return out
 
     judge = Judge(thresholds or Thresholds(), {})
