@@ -132,14 +132,13 @@ class MeasurementCampaign:
                 pipe = build_pipeline(m.entry, m.variant)
                 pipe = apply_variant(pipe, m.variant, self.setup.torch_device)
                 m.runner = PipelineRunner(pipe, m.entry.spec, self.setup)
-            for i in range(self.config.warmup):
-                self.progress.update(m.entry.name, "warm-up", i + 1, self.config.warmup, None)
-                self._call(m, timed=False)
-            if self._memory is not None and self._memory.perturbs_timing:
-                # An untimed call of its own, after the warm-up: steady state, and it warms
-                # the model once more before the timed rounds.
-                self.progress.update(m.entry.name, f"[{m.variant_name}] memory probe", 1, 1, None)
-                self._call(m, timed=False, track_memory=True)
+            # A tracker that slows its call (the CPU one) watches the first untimed call; the
+            # same call in every run, so its figure compares across runs.
+            probe = self._memory is not None and self._memory.perturbs_timing
+            calls = max(self.config.warmup, 1 if probe else 0)
+            for i in range(calls):
+                self.progress.update(m.entry.name, "warm-up", i + 1, calls, None)
+                self._call(m, timed=False, track_memory=probe and i == 0)
         except (ModelLoadError, VariantUnsupported) as error:
             m.build_failed = True
             self._fail(m, str(error))
@@ -177,7 +176,12 @@ class MeasurementCampaign:
             if track_memory and memory is not None:
                 memory.start()
             self._latency.start()
-            raw = m.runner.generate(prompt, seed, clock)
+            try:
+                raw = m.runner.generate(prompt, seed, clock)
+            except BaseException:
+                if track_memory and memory is not None:
+                    memory.stop()  # close the window: a profiler left open crashes at exit
+                raise
             seconds = self._latency.stop()
             if track_memory and memory is not None:
                 value = memory.stop()

@@ -64,6 +64,20 @@ def test_a_crash_while_writing_leaves_the_old_file(tmp_path: Path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["k.json"]  # no temp file left behind
 
 
+def test_a_new_file_gets_the_umask_mode_and_a_rewrite_keeps_its_mode(tmp_path: Path):
+    # Baselines are committed: a 0600 file from mkstemp would be unreadable to teammates.
+    store = BaselineStore(tmp_path, "k")
+    old = os.umask(0o022)
+    try:
+        store.write(store.updated(None, [record(1.0)], ENV, 10, False))
+    finally:
+        os.umask(old)
+    assert store.path.stat().st_mode & 0o777 == 0o644
+    store.path.chmod(0o664)
+    store.write(store.updated(store.load(), [record(2.0)], ENV, 10, False))
+    assert store.path.stat().st_mode & 0o777 == 0o664
+
+
 def test_errors_name_the_file_and_the_fix(tmp_path: Path):
     path = tmp_path / "k.json"
     with pytest.raises(BaselineError, match=rf"{path}: has schema_version 7.*--vidbench-update"):

@@ -2,27 +2,20 @@
 
 CUDA: torch's peak allocated (live tensors) and reserved (what OOM depends on) after a
 reset, plus NVML's per-process figure, which also counts the CUDA context and non-torch
-allocations. CPU: how far RSS rises above its level before the call, with the peak reset
-through /proc/self/clear_refs and freed heap returned to the OS first (malloc_trim), so the
-figure is the call's own working memory whatever ran before it (stable to ~0.2 MiB here).
+allocations. CPU: the peak of live tensor bytes, from the CPU allocator's events.
 `torch.cuda.max_memory_allocated()` reads 0 on a CPU-only torch, so it is never used there.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import gc
-import resource
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
 from pytest_vidbench.device import DeviceSetup, synchronize
-from pytest_vidbench.trackers.base import Tracker, TrackerUnavailable
+from pytest_vidbench.trackers.base import Tracker
 from pytest_vidbench.trackers.nvml import (
     NvmlUnavailable,
     device_used_bytes,
@@ -31,7 +24,6 @@ from pytest_vidbench.trackers.nvml import (
 )
 
 _STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def _status_kib(field: str) -> int | None:
@@ -44,55 +36,50 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
-def _malloc_trim() -> None:
-    # glibc keeps freed memory mapped; without this a call's peak hides in old free pages.
-    name = ctypes.util.find_library("c")
-    if name:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name).malloc_trim(0)
-
-
-def _reset_peak_rss() -> bool:
-    # Writing "5" resets VmHWM to the current RSS (Linux ≥ 4.0).
-    try:
-        _CLEAR_REFS.write_text("5", encoding="ascii")
-    except OSError:
-        return False
-    return True
-
-
 class CpuMemoryTracker(Tracker):
-    """Peak RSS increase of the process during the window, in bytes."""
+    """Peak bytes of live torch tensors on the CPU during the window, from torch.profiler's
+    allocation events: the CPU counterpart of torch.cuda.max_memory_allocated().
+
+    Peak RSS was tried first and rejected: with glibc's heap heuristics the same call's RSS
+    increase moved 46 → 81 MiB between two runs of the suite; the allocator's own events
+    give the same peak to the byte in every run. The profiler slows the call it watches, so
+    the campaign uses it on an untimed call only.
+    """
 
     kind: ClassVar[str] = "memory"
     unit: ClassVar[str] = "B"
-    perturbs_timing: ClassVar[bool] = True  # trimming the heap slows the next call
+    perturbs_timing: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        if not sys.platform.startswith("linux") or _status_kib("VmHWM") is None:
-            raise TrackerUnavailable("peak RSS per call needs Linux /proc/self/status")
-        self._before = 0
-        self._resettable = _reset_peak_rss()
+        self._profiler: Any = None
         self._last: dict[str, Any] = {}
+        self._rss_before = 0
 
     def start(self) -> None:
+        from torch.profiler import ProfilerActivity, profile
+
         gc.collect()
-        _malloc_trim()
-        if self._resettable:
-            _reset_peak_rss()
-        self._before = (_status_kib("VmRSS") or 0) * 1024
+        self._rss_before = (_status_kib("VmRSS") or 0) * 1024
+        self._profiler = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+        self._profiler.__enter__()
 
     def stop(self) -> float:
-        if self._resettable:
-            peak = (_status_kib("VmHWM") or 0) * 1024
-        else:  # the lifetime peak: an upper bound, flagged in the details
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        self._last = {
-            "rss_before_bytes": self._before,
-            "peak_rss_bytes": peak,
-            "peak_is_lifetime": not self._resettable,
-        }
-        return float(max(peak - self._before, 0))
+        assert self._profiler is not None, "stop() without start()"
+        self._profiler.__exit__(None, None, None)
+        # Each allocation counted once, at the innermost op that made it ("self" memory;
+        # an op's total repeats its children's); "[memory]" events are frees outside ops.
+        events = sorted((e for e in self._profiler.events() if e.self_cpu_memory_usage),
+                        key=lambda e: e.time_range.start)
+        live = peak = 0
+        for event in events:
+            live += event.self_cpu_memory_usage
+            peak = max(peak, live)
+        self._profiler = None
+        self._last = {"method": "torch.profiler allocation events (live tensor bytes)",
+                      "allocation_events": len(events),
+                      "rss_before_bytes": self._rss_before,
+                      "rss_after_bytes": (_status_kib("VmRSS") or 0) * 1024}
+        return float(peak)
 
     def details(self) -> dict[str, Any]:
         return dict(self._last)
