@@ -29,6 +29,7 @@ class RunOutcome:
     statuses: dict[str, str]  # model -> latency verdict
     values: dict[str, float]  # model -> latency median (s)
     seconds: float
+    verdicts: dict[str, dict] = field(default_factory=dict)  # model -> the verdict's numbers
 
 
 @dataclass
@@ -57,6 +58,7 @@ def run_suite(root: Path, baselines: Path, out: Path, update: bool, slowdown: st
         statuses={r["model"]: (r["verdict"] or {}).get("status", "") for r in records},
         values={r["model"]: r["value"] for r in records if r["value"]},
         seconds=time.monotonic() - started,
+        verdicts={r["model"]: r["verdict"] for r in records if r["verdict"]},
     )
 
 
@@ -89,6 +91,14 @@ def history_medians(baselines: Path) -> dict[str, float]:
     return medians
 
 
+def interleaved(series: list[tuple[str, str | None, int]]) -> list[tuple[str, str | None]]:
+    """The runs of several series spread evenly over one schedule: the k-th of a series' n
+    runs sits at (k + 0.5) / n of the way through it."""
+    slots = [((k + 0.5) / count, order, name, slowdown)
+             for order, (name, slowdown, count) in enumerate(series) for k in range(count)]
+    return [(name, slowdown) for _, _, name, slowdown in sorted(slots)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=3)
@@ -113,17 +123,21 @@ def main(argv: list[str] | None = None) -> int:
         reference = history_medians(baselines)
         report = [summarize("history (--vidbench-update-baselines)", history, None, reference)
                   ] if history.runs else []
-        for name, count, slowdown in (("unchanged", args.unchanged, None),
-                                      (f"injected {args.slowdown}", args.injected, args.slowdown)):
-            series = Series()
-            for _ in range(count):
-                outcome = run_suite(args.root, baselines, out, False, slowdown, extra)
-                series.runs.append(outcome)
-                if args.log:
-                    with args.log.open("a") as log:
-                        log.write(json.dumps({"series": name, **outcome.__dict__}) + "\n")
-                print(f"{name}: exit {outcome.exit_code} {outcome.statuses}", flush=True)
-            report.append(summarize(name, series, target if slowdown else None, reference))
+        # Alternate the two series, so a drift of the machine's speed over the hour lands on
+        # both alike instead of making one series look slower.
+        plan = interleaved([("unchanged", None, args.unchanged),
+                            (f"injected {args.slowdown}", args.slowdown, args.injected)])
+        series: dict[str, Series] = {}
+        for name, slowdown in plan:
+            outcome = run_suite(args.root, baselines, out, False, slowdown, extra)
+            series.setdefault(name, Series()).runs.append(outcome)
+            if args.log:
+                with args.log.open("a") as log:
+                    log.write(json.dumps({"series": name, **outcome.__dict__}) + "\n")
+            print(f"{name}: exit {outcome.exit_code} {outcome.statuses}", flush=True)
+        for name, slowdown in dict.fromkeys(plan):
+            report.append(summarize(name, series[name], target if slowdown else None,
+                                    reference))
     print("\n\n".join(report))
     return 0
 
