@@ -130,7 +130,7 @@ def vidbench_energy(request: pytest.FixtureRequest, vidbench_case: BenchmarkCase
     if not m.energy:
         # Never a made-up number: the record says why there is none.
         return _record(request, vidbench_case, "J", status="skipped",
-                       error=f"energy: {m.energy_unavailable or 'no samples'}")
+                       error=m.energy_unavailable or "energy: no samples")
     return _record(request, vidbench_case, "J", value=statistics.median(m.energy),
                    samples=list(m.energy), details={"per": "video (one pipeline call)"})
 

@@ -162,10 +162,11 @@ def test_terminal_fits_100_columns_and_puts_regressions_first() -> None:
     report.records.append(rec("视频模型" * 10, status="unchanged"))
     lines = render_terminal(report, width=100)
     assert all(len(line) <= 100 and display_width(line) <= 100 for line in lines)
-    rows = [line for line in lines[2:-1] if not line.startswith("    ")]
+    rows = [line for line in lines[2:-1]
+            if not line.startswith(("    ", "skipped ("))]
     verdicts = [_verdict_column(line) for line in rows]
     order = ["regression", "suspicious", "error", "improvement", "new", "incomparable",
-             "unchanged", "skipped"]
+             "unchanged"]
     assert verdicts == sorted(verdicts, key=order.index)
     assert verdicts[:4] == ["regression"] * 4
     # the long name is shortened in the middle: its start and its end survive
@@ -206,8 +207,24 @@ def test_terminal_shows_errors_skips_and_missing_values() -> None:
     ])
     text = "\n".join(render_terminal(report))
     assert "error: CUDA out of memory at x" in text
-    assert "skipped: no NVML energy" in text
+    assert "skipped (1): no NVML energy (skip latency)" in text
     assert text.splitlines()[-1] == "1 error, 1 skipped, 1 without verdict"
+
+
+def test_terminal_groups_skips_by_reason_and_folds_a_single_variant() -> None:
+    reason = "energy needs an NVIDIA GPU's NVML energy counter; this run is on the CPU"
+    report = report_of([rec(f"model-{i}", metric="energy", status=None, value=None,
+                            record_status="skipped", error=reason) for i in range(6)]
+                       + [rec("wan-tiny", variant="fp32", status="unchanged")])
+    lines = render_terminal(report, width=80)
+    assert lines[0].split() == ["model", "[fp32]", "metric", "baseline", "current", "change",
+                                "limit", "verdict"]
+    assert lines[2].split()[:2] == ["wan-tiny", "latency"]  # no variant column
+    text = " ".join(" ".join(lines).split())
+    assert f"skipped (6): {reason} (model-0 energy, model-1 energy" in text
+    assert "and 2 more)" in text and text.count("NVML energy counter") == 1
+    assert all(display_width(x) <= 80 for x in lines)
+    assert lines[-1] == "1 unchanged, 6 skipped"
 
 
 def test_gate_section() -> None:
