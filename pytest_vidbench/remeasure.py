@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,27 @@ CHILD_ENV = "PYTEST_VIDBENCH_CHILD"
 
 def in_child_process() -> bool:
     return os.environ.get(CHILD_ENV) == "1"
+
+
+# Options of the parent's command line that change what the code under test does: plugins
+# (`-p`) and ini overrides (`-o`). A child without them would measure other code.
+_CARRIED = {"-p": "-p", "-o": "-o", "--override-ini": "-o"}
+
+
+def carried_options(args: Sequence[str]) -> list[str]:
+    """The `-p NAME` and `-o KEY=VALUE` options among pytest's invocation `args`."""
+    carried: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, _, inline = arg.partition("=") if arg.startswith("--") else (arg[:2], "", arg[2:])
+        if name in _CARRIED:
+            value = inline or (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if inline else 1
+            if value:
+                carried += [_CARRIED[name], value]
+        i += 1
+    return carried
 
 
 @dataclass

@@ -18,7 +18,11 @@ from pytest_vidbench.config import ConfigError
 from pytest_vidbench.options import RunOptions
 from pytest_vidbench.progress import Progress
 from pytest_vidbench.records import ResultRecord, RunReport
-from pytest_vidbench.remeasure import in_child_process, remeasure_in_fresh_process
+from pytest_vidbench.remeasure import (
+    carried_options,
+    in_child_process,
+    remeasure_in_fresh_process,
+)
 
 if TYPE_CHECKING:  # torch, scipy and diffusers load only once a benchmark runs
     from pytest_vidbench.campaign import MeasurementCampaign, Measurements
@@ -166,6 +170,7 @@ class VidbenchSession:
         for name in ("--vidbench-models", "--vidbench-metrics"):
             if (value := self.config.getoption(name)) is not None:
                 passthrough.append(f"{name}={value}")
+        passthrough += carried_options(self.config.invocation_params.args)
         progress = Progress(self.config.pluginmanager.get_plugin("terminalreporter"),
                             self.config.get_verbosity())
         runs = c.remeasure_runs

@@ -2,7 +2,8 @@
 
 Its models are toy generators whose behaviour the tests steer through environment variables
 (TOY_EXTRA_MIB: allocate more memory per call; TOY_NOISE: change the frames; TOY_SLEEP: a
-slowdown many times the call's own time), so regressions are deterministic or so large that
+slowdown many times the call's own time; or the plugin module `toy_slowdown`, when a run
+loads it with `-p`), so regressions are deterministic or so large that
 no test depends on timing noise. The suffix of a toy
 model's name picks its behaviour: "-oom", "-nan" and "-crash" fail in those ways.
 """
@@ -16,6 +17,7 @@ import pytest
 
 CONFTEST = '''
 import os
+import sys
 import time
 
 import torch
@@ -36,6 +38,9 @@ def make_generator(kind):
         if os.environ.get("TOY_SLEEP") and not (os.environ.get("TOY_SLEEP_PARENT_ONLY")
                                                 and in_child):
             time.sleep(float(os.environ["TOY_SLEEP"]))  # a slowdown, in this process only or all
+        plugin = sys.modules.get("toy_slowdown")  # loaded only by `-p toy_slowdown`
+        if plugin is not None:
+            time.sleep(plugin.SECONDS)
         g = torch.Generator().manual_seed(seed + len(prompt))
         base = torch.rand(3, 32, 32, generator=g)
         frames = torch.stack([base.roll(t, -1) for t in range(6)])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from plugin_project import results, write_project
 
+from pytest_vidbench.remeasure import carried_options
+
 
 @pytest.fixture
 def project_with_history(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -33,6 +35,24 @@ def test_a_slowdown_confirmed_in_a_fresh_process_fails_the_gate(
     assert record["verdict"]["status"] == "regression" and record["verdict"]["remeasured"]
     runs = record["details"]["remeasured"]["runs"]
     assert len(runs) == 2 and all(run["value"] > 0.04 for run in runs)
+
+
+def test_the_fresh_process_loads_the_plugins_of_the_command_line(
+        project_with_history: pytest.Pytester):
+    # A slowdown that lives in a `-p` plugin must be in the re-measured code too.
+    project_with_history.makepyfile(toy_slowdown="SECONDS = 0.04\n")
+    project_with_history.syspathinsert()
+    run = project_with_history.runpytest("--vidbench", "-k", "toy", "-p", "toy_slowdown")
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    record = latency_of(project_with_history, "toy")
+    assert record["verdict"]["status"] == "regression" and record["verdict"]["remeasured"]
+    assert all(run["value"] > 0.04 for run in record["details"]["remeasured"]["runs"])
+
+
+def test_carried_options_are_the_plugins_and_ini_overrides() -> None:
+    args = ["benchmarks/", "-p", "a", "-pb", "--override-ini=x=1", "-o", "y=2", "-q",
+            "-k", "p and not o", "--vidbench-models=-p", "-p"]
+    assert carried_options(args) == ["-p", "a", "-p", "b", "-o", "x=1", "-o", "y=2"]
 
 
 def test_a_slowdown_that_a_fresh_process_does_not_show_is_not_a_regression(
