@@ -116,8 +116,8 @@ def set_peer_values(records: list[ResultRecord]) -> None:
 
     Measured here, one model's median moved 8-15% between processes while its ratio to the
     other models of the same run moved 5%: the suite itself is the best control for a change
-    in one model. (A change that slows every model alike is left to the raw time and the
-    control workload: it shows as `suspicious`.)
+    in one model. A change that slows every model alike is left to the second normaliser,
+    the control workload (see verdicts.assess).
     """
     latency = [r for r in records if r.kind == "latency" and r.status == "ok" and r.value]
     logs = {id(r): math.log(r.value) for r in latency}  # type: ignore[arg-type]
@@ -138,9 +138,17 @@ def timing_check(record: ResultRecord, test: BaselineEntry, min_effect: float,
         current_samples=_logs(record.samples),
         baseline_samples=_logs(test.samples),
     )
-    normalized = None
+    normalized = control = None
     current_norm = record.details.get("normalized_value")
     history_norm = [h.normalized for h in test.history]
+    if use_control and current_norm and all(v for v in history_norm):
+        control = Series(
+            current=math.log(current_norm),
+            history=_logs([v for v in history_norm if v]),
+            current_samples=_normalized_samples(record.samples,
+                                                record.details.get("control_samples", [])),
+            baseline_samples=_normalized_samples(test.samples, test.control),
+        )
     peer = record.details.get("peer_value")
     history_peers = [h.peers for h in test.history]
     if use_control and peer and len(history_peers) and all(history_peers):
@@ -154,16 +162,8 @@ def timing_check(record: ResultRecord, test: BaselineEntry, min_effect: float,
                                    for x in _logs(test.samples)),
         )
         return TimingCheck(record.key, raw, normalized, min_effect,
-                           noisy_run, peers=True)
-    if use_control and current_norm and all(v for v in history_norm):
-        normalized = Series(
-            current=math.log(current_norm),
-            history=_logs([v for v in history_norm if v]),
-            current_samples=_normalized_samples(record.samples,
-                                                record.details.get("control_samples", [])),
-            baseline_samples=_normalized_samples(test.samples, test.control),
-        )
-    return TimingCheck(record.key, raw, normalized, min_effect, noisy_run and bool(normalized))
+                           noisy_run, peers=True, control=control)
+    return TimingCheck(record.key, raw, control, min_effect, noisy_run and bool(control))
 
 
 def _history_extra(test: BaselineEntry) -> dict:
@@ -305,9 +305,14 @@ def _with_fresh_runs(check: TimingCheck, fresh: list[Summary]) -> TimingCheck:
     if not fresh:
         return check
     raw = replace(check.raw, fresh=tuple(math.log(summary[0]) for summary in fresh))
-    norm = check.normalized
-    if norm is not None:
-        ratios = [summary[2 if check.peers else 1] for summary in fresh]
-        norm = replace(norm, fresh=tuple(math.log(n) for n in ratios)) \
+
+    def with_fresh(series: Series | None, index: int) -> Series | None:
+        if series is None:
+            return None
+        ratios = [summary[index] for summary in fresh]
+        return replace(series, fresh=tuple(math.log(n) for n in ratios)) \
             if all(ratios) else None  # type: ignore[arg-type]
-    return replace(check, raw=raw, normalized=norm)
+
+    norm_index = 2 if check.peers else 1  # summaries are (raw, ÷ control, ÷ peers)
+    return replace(check, raw=raw, normalized=with_fresh(check.normalized, norm_index),
+                   control=with_fresh(check.control, 1))

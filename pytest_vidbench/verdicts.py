@@ -3,7 +3,7 @@
 - Latency and energy are statistical: a prediction interval for this run from the run-level
   history, in log space, with variances moderated across the run's tests; Holm for
   `regression`, Benjamini-Hochberg for `suspicious`; a minimum practical effect on top; and
-  (latency) the raw and the control-normalised time must both show it.
+  (latency) the raw and a normalised time must both show it.
 - Memory is deterministic: relative and absolute tolerances, no variance test, so a
   zero-variance history still alerts.
 - Quality is paired by (prompt, seed) against the baseline, direction-aware.
@@ -51,6 +51,7 @@ class TimingCheck:
     min_effect: float  # fraction, e.g. 0.10
     noisy_run: bool = False  # the control workload says this process ran unusually
     peers: bool = False  # `normalized` is relative to the run's other models, not the control
+    control: Series | None = None  # with `peers`: latency ÷ control, the second normaliser
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ class Evidence:
     df: float
     min_effect: float
     runs: int = 1  # 1 + the fresh-process re-measurements
-    decided_on: str = "raw"  # "raw", "normalized" or "raw+normalized"
+    decided_on: str = "raw"  # "raw", "normalized", "peers", or "raw+" one of those/"control"
     fresh_effect: float | None = None  # the re-measurements' own mean slowdown (log), if any
     decided_on_peers: bool = False
+    delta_norm_better: float | None = None  # when the two directions used other normalisers
 
     @property
     def strong(self) -> bool:
@@ -101,7 +103,8 @@ class Evidence:
 
     @property
     def better_effect(self) -> float:
-        return self.delta_raw if self.delta_norm is None else max(self.delta_raw, self.delta_norm)
+        norm = self.delta_norm if self.delta_norm_better is None else self.delta_norm_better
+        return self.delta_raw if norm is None else max(self.delta_raw, norm)
 
 
 def _series_p(series: Series, prior: Prior, floor: float) -> tuple[float, float, float, float]:
@@ -117,7 +120,7 @@ def _series_p(series: Series, prior: Prior, floor: float) -> tuple[float, float,
     return stats.t_upper_p(t, df), stats.t_upper_p(-t, df), scale, df
 
 
-def fit_priors(checks: Sequence[TimingCheck]) -> tuple[Prior, Prior]:
+def fit_priors(checks: Sequence[TimingCheck]) -> tuple[Prior, Prior, Prior]:
     def prior(series: list[Series]) -> Prior:
         pairs = [stats.sample_variance(s.history) for s in series if len(s.history) >= 2]
         s0_2, d0 = stats.fit_variance_prior([v for v, _ in pairs], [d for _, d in pairs])
@@ -127,7 +130,8 @@ def fit_priors(checks: Sequence[TimingCheck]) -> tuple[Prior, Prior]:
 
     raw = prior([c.raw for c in checks])
     norm = prior([c.normalized for c in checks if c.normalized is not None])
-    return raw, norm
+    control = prior([c.control for c in checks if c.control is not None])
+    return raw, norm, control
 
 
 def _delta(series: Series) -> float:
@@ -144,7 +148,23 @@ def _fresh_effect(raw: Series, norm: Series | None) -> float | None:
     return effect(raw) if norm is None or not norm.fresh else min(effect(raw), effect(norm))
 
 
-def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evidence:
+def _either_normaliser(peers: Series, control: Series, priors: tuple[Prior, Prior, Prior],
+                       floor: float) -> tuple[tuple[float, Series, str], tuple[float, Series]]:
+    """((p_worse, series, name), (p_better, series)) over the two normalisers.
+
+    The run's other models catch a change in one model; the control workload catches a change
+    every model shares. Either may carry the evidence, so its p is doubled (Bonferroni).
+    """
+    p_peer_w, p_peer_b, _, _ = _series_p(peers, priors[1], floor)
+    p_ctrl_w, p_ctrl_b, _, _ = _series_p(control, priors[2], floor)
+    worse = (min(1.0, 2 * p_peer_w), peers, "peers") if p_peer_w <= p_ctrl_w else \
+        (min(1.0, 2 * p_ctrl_w), control, "control")
+    better = (min(1.0, 2 * p_peer_b), peers) if p_peer_b <= p_ctrl_b else \
+        (min(1.0, 2 * p_ctrl_b), control)
+    return worse, better
+
+
+def assess(check: TimingCheck, priors: tuple[Prior, Prior, Prior], floor: float) -> Evidence:
     raw, norm = check.raw, check.normalized
     n = len(raw.history)
     if n == 0:
@@ -154,11 +174,22 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
     if norm is not None and not norm.history:
         norm = None
     delta_norm = None if norm is None else _delta(norm)
+    delta_norm_better = None
+    peers_decide = check.peers
+    control = check.control if check.control is not None and check.control.history else None
     if n >= MIN_HISTORY:
         p_raw_w, p_raw_b, scale, df = _series_p(raw, priors[0], floor)
         decided_on = "raw"
         if norm is None:
             p_worse, p_better = p_raw_w, p_raw_b
+        elif control is not None and not check.noisy_run:
+            (p_norm_w, norm, name), (p_norm_b, better) = _either_normaliser(
+                norm, control, priors, floor)
+            delta_norm, delta_norm_better = _delta(norm), _delta(better)
+            peers_decide = name == "peers"
+            p_worse = stats.intersection_union([p_raw_w, p_norm_w])  # (Berger 1982)
+            p_better = stats.intersection_union([p_raw_b, p_norm_b])
+            decided_on = f"raw+{name}"
         else:
             p_norm_w, p_norm_b, _, _ = _series_p(norm, priors[1], floor)
             if check.noisy_run:  # raw time is distorted: trust the normalised test alone
@@ -183,7 +214,8 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior], floor: float) -> Evi
         p_worse=p_worse, p_better=p_better, p_worse_raw=p_raw_w, history_n=n, center=center,
         scale=scale, df=df,
         min_effect=check.min_effect, runs=len(raw.runs), decided_on=decided_on,
-        fresh_effect=_fresh_effect(raw, norm), decided_on_peers=check.peers,
+        fresh_effect=_fresh_effect(raw, norm), decided_on_peers=peers_decide,
+        delta_norm_better=delta_norm_better,
     )
 
 
@@ -241,8 +273,9 @@ def decide(evidence: Sequence[Evidence], alpha: float, fdr: float) -> list[Verdi
         elif e.strong and e.delta_norm is not None and e.p_worse_raw <= alpha / m and \
                 e.delta_raw >= e.effect_threshold():
             status, p = "suspicious", e.p_worse_raw
-            reason = ("slower in raw time, but so were the run's other models: a loaded "
-                      "machine, or a change in code they all share" if e.decided_on_peers else
+            reason = ("slower in raw time, but so were the run's other models and the control "
+                      "workload: a loaded machine, or a change in torch itself"
+                      if e.decided_on.endswith(("peers", "control")) else
                       "slower in raw time, but the control workload slowed as well: a loaded "
                       "machine, or a change in torch itself")
         else:
