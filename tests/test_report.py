@@ -193,6 +193,20 @@ def test_terminal_stage_sub_rows_under_regressed_latency() -> None:
     assert sum("↳" in x for x in lines) == 6
 
 
+def test_regressed_latency_says_what_it_was_normalised_by() -> None:
+    records = [
+        rec("ltx-tiny", status="regression", value=1.3, baseline=1.0, limit=1.1,
+            extra={"normalized_change_pct": 27.5, "decided_on": "raw+peers"}),
+        rec("wan-tiny", status="regression", value=1.3, baseline=1.0, limit=1.1,
+            extra={"normalized_change_pct": 29.0, "decided_on": "raw+control"}),
+    ]
+    text = "\n".join(render_terminal(report_of(records)))
+    assert "↳ normalised by the other models +27.5%" in text
+    assert "↳ normalised by the control +29.0%" in text
+    comment = render_markdown(report_of(records))
+    assert "↳ normalised by the other models" in comment and "+27.5%" in comment
+
+
 def test_terminal_summary_line_is_the_counts() -> None:
     lines = render_terminal(spec_report())
     assert lines[-1] == "2 regressions, 1 suspicious, 14 unchanged, 1 improvement, 3 new"

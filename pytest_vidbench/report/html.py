@@ -108,8 +108,8 @@ def _row_html(row: Row) -> str:
 def _sub_rows_html(row: Row) -> list[str]:
     out = []
     if row.normalized_change:
-        norm, control = row.normalized_change
-        cells = ["", "", "↳ normalised by control", "", "", _esc(norm),
+        label, norm, control = row.normalized_change
+        cells = ["", "", f"↳ {_esc(label)}", "", "", _esc(norm),
                  _esc(f"control {control}") if control else "", "", "", ""]
         out.append(f'<tr class="sub">{_cells_html(cells)}</tr>')
     for stage in row.stages:

@@ -102,13 +102,13 @@ def _row_line(row: Row) -> str:
 
 
 def _attention_group(row: Row) -> list[str]:
-    """A regressed or suspicious row, then its control-normalised change and stage sub-rows."""
+    """A regressed or suspicious row, then its normalised change and stage sub-rows."""
     lines = [_row_line(row)]
     norm = row.normalized_change
     if norm:
-        control = f"control {norm[1]}" if norm[1] else ""
-        lines.append(_table_line(
-            ["", "", "↳ normalised by control", "", "", norm[0], control, ""]))
+        label, change, control = norm
+        lines.append(_table_line(["", "", f"↳ {label}", "", "", change,
+                                  f"control {control}" if control else "", ""]))
     for stage in row.stages:
         baseline, current, change = stage.cells()
         lines.append(_table_line(

@@ -72,8 +72,8 @@ class Row:
     note: str = ""  # error text or skip reason
     change_value: float | None = None
     stages: list[StageLine] = field(default_factory=list)
-    # Latency only: (change normalised by the interleaved control workload, control's change).
-    normalized_change: tuple[str, str] | None = None
+    # Latency only: (what it was normalised by, the normalised change, the control's change).
+    normalized_change: tuple[str, str, str] | None = None
 
     @property
     def direction_hint(self) -> str:
@@ -84,11 +84,11 @@ class Row:
 
     @property
     def normalized(self) -> str:
-        """'normalised by control +8.1% (control +3.6%)', or ''."""
+        """'normalised by the control +8.1% (control +3.6%)', or ''."""
         if self.normalized_change is None:
             return ""
-        norm, control = self.normalized_change
-        return f"normalised by control {norm}" + (f" (control {control})" if control else "")
+        label, norm, control = self.normalized_change
+        return f"{label} {norm}" + (f" (control {control})" if control else "")
 
     @property
     def reason(self) -> str:
@@ -138,14 +138,19 @@ def stage_lines(record: ResultRecord) -> list[StageLine]:
     ]
 
 
-def _normalized_change(record: ResultRecord) -> tuple[str, str] | None:
-    """(normalised change, control change or "") for latency records that carry them."""
+def _normalized_change(record: ResultRecord) -> tuple[str, str, str] | None:
+    """(label, normalised change, control change or "") for latency records with a verdict
+    that compared a normalised time."""
     details = record.details or {}
-    norm = details.get("normalized_change_pct")
+    extra = record.verdict.extra if record.verdict else {}
+    norm = details.get("normalized_change_pct", extra.get("normalized_change_pct"))
     if record.kind != "latency" or not _is_number(norm):
         return None
+    decided_on = str(extra.get("decided_on", ""))
+    label = ("normalised by the other models" if decided_on.endswith("peers") else
+             "normalised by the control")
     control = details.get("control_change_pct")
-    return format_change(norm), format_change(control) if _is_number(control) else ""
+    return label, format_change(norm), format_change(control) if _is_number(control) else ""
 
 
 def _is_number(x: Any) -> bool:
