@@ -198,7 +198,7 @@ class Judge:
             comparison.notes.append(
                 f"the control workload ran {math.expm1(deviation):+.0%} against the baseline "
                 "runs: this process was unusually slow or fast, so latency is judged on "
-                "control-normalised time (raw change must still exceed the minimum effect)")
+                "normalised time (raw change must still exceed the minimum effect)")
         for record in records:
             if record.status == "skipped":
                 continue

@@ -174,7 +174,8 @@ class VidbenchSession:
         progress = Progress(self.config.pluginmanager.get_plugin("terminalreporter"),
                             self.config.get_verbosity())
         runs = c.remeasure_runs
-        progress.note(f"re-measuring {len(ids)} suspect(s) in {runs} fresh process(es)")
+        progress.note(f"re-measuring {len(ids)} test(s) in {runs} fresh process(es), for "
+                      f"{len(keys)} suspect(s): {', '.join(sorted(keys))}")
         fresh: dict[str, list[tuple[float, float | None, float | None]]] = {}
         for _ in range(runs):
             outcome = remeasure_in_fresh_process(

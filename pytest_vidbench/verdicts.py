@@ -311,8 +311,9 @@ def judge_quality(metric: QualityMetric, current: dict[str, float],
         # The reference clip is the baseline; there is no baseline *value* to show.
         common = {"limit": metric.floor, "method": "floor", "extra": {"worst_case": worst}}
         if metric.below_floor(worst):
-            return Verdict("regression", reason=f"a (prompt, seed) pair scored {worst:.4g} "
-                           f"{metric.unit}, worse than the floor {metric.floor:g}", **common)
+            unit = "" if metric.unit == "score" else f" {metric.unit}"
+            return Verdict("regression", reason=f"a (prompt, seed) pair scored {worst:.4g}"
+                           f"{unit}, worse than the floor {metric.floor:g}", **common)
         return Verdict("unchanged", reason=f"every pair within the floor {metric.floor:g}",
                        **common)
     labels = [label for label in current if label in baseline]

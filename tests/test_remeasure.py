@@ -30,8 +30,8 @@ def test_a_slowdown_confirmed_in_a_fresh_process_fails_the_gate(
     monkeypatch.setenv("TOY_SLEEP", "0.3")
     run = project_with_history.runpytest("--vidbench", "-k", "toy")
     assert run.ret == pytest.ExitCode.TESTS_FAILED
-    run.stdout.fnmatch_lines(["*re-measuring 1 suspect(s) in 2 fresh process(es)*",
-                              "*REGRESSION toy [[]fp32[]] latency*", "*gate: FAILED*"])
+    run.stdout.fnmatch_lines(["*re-measuring 1 test(s) in 2 fresh process(es), for 1 suspect(s)"
+                              ": toy*", "*REGRESSION toy [[]fp32[]] latency*", "*gate: FAILED*"])
     record = latency_of(project_with_history, "toy")
     assert record["verdict"]["status"] == "regression" and record["verdict"]["remeasured"]
     runs = record["details"]["remeasured"]["runs"]
