@@ -48,7 +48,7 @@ def calibrate(session: nox.Session) -> None:
 
 @nox.session
 def calibrate_real(session: nox.Session) -> None:
-    """Repeated real runs on this machine, unchanged and with an injected slowdown (~40 min)."""
+    """Repeated real runs on this machine, unchanged and with an injected slowdown (~65 min)."""
     install(session)
     session.run("python", "-m", "pytest_vidbench.calibrate.real", *session.posargs)
 

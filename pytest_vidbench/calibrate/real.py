@@ -1,7 +1,7 @@
 """Calibration on this machine: repeated real runs of the built-in suite, unchanged and with a
 controlled slowdown in one model (see slowdown.py), through the plugin's own gate.
 
-    python -m pytest_vidbench.calibrate.real --history 3 --unchanged 10 --injected 10
+    python -m pytest_vidbench.calibrate.real --history 3 --unchanged 10 --injected 10 (about 65 min)
 
 Baselines go to a temporary directory; the repository's baselines/ is never touched.
 """
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=3)
     parser.add_argument("--unchanged", type=int, default=10)
     parser.add_argument("--injected", type=int, default=10)
-    parser.add_argument("--slowdown", default="ltx-tiny:2:0.5",
+    parser.add_argument("--slowdown", default="ltx-tiny:2:0.75",
                         help="MODEL:REPEATS[:FRACTION]: that share of MODEL's attention "
                              "modules run REPEATS times")
     parser.add_argument("--root", type=Path, default=Path.cwd())
