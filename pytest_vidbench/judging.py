@@ -120,12 +120,13 @@ def set_peer_values(records: list[ResultRecord]) -> None:
     the control workload (see verdicts.assess).
     """
     latency = [r for r in records if r.kind == "latency" and r.status == "ok" and r.value]
+    if len(latency) < 3:
+        return
     logs = {id(r): math.log(r.value) for r in latency}  # type: ignore[arg-type]
     total = sum(logs.values())
     for record in latency:
-        if len(latency) >= 3:
-            mean = (total - logs[id(record)]) / (len(latency) - 1)
-            record.details["peer_value"] = math.exp(mean)
+        mean = (total - logs[id(record)]) / (len(latency) - 1)
+        record.details["peer_value"] = math.exp(mean)
 
 
 def timing_check(record: ResultRecord, test: BaselineEntry, min_effect: float,

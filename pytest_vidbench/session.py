@@ -176,11 +176,11 @@ class VidbenchSession:
         runs = c.remeasure_runs
         progress.note(f"re-measuring {len(ids)} test(s) in {runs} fresh process(es), for "
                       f"{len(keys)} suspect(s): {', '.join(sorted(keys))}")
+        timeout = max(300.0, 3 * (self._campaign.timed_seconds if self._campaign else 0))
         fresh: dict[str, list[tuple[float, float | None, float | None]]] = {}
         for _ in range(runs):
             outcome = remeasure_in_fresh_process(
-                ids, self.options.rootdir, self.config.inipath, passthrough,
-                timeout=max(300.0, 3 * (self._campaign.timed_seconds if self._campaign else 0)))
+                ids, self.options.rootdir, self.config.inipath, passthrough, timeout=timeout)
             self._extra_timed += outcome.timed_seconds
             if outcome.error:
                 self.messages.append(f"re-measurement failed: {outcome.error}")

@@ -79,7 +79,6 @@ class Evidence:
     runs: int = 1  # 1 + the fresh-process re-measurements
     decided_on: str = "raw"  # "raw", "normalized", "peers", or "raw+" one of those/"control"
     fresh_effect: float | None = None  # the re-measurements' own mean slowdown (log), if any
-    decided_on_peers: bool = False
     delta_norm_better: float | None = None  # when the two directions used other normalisers
 
     @property
@@ -175,7 +174,7 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior, Prior], floor: float)
         norm = None
     delta_norm = None if norm is None else _delta(norm)
     delta_norm_better = None
-    peers_decide = check.peers
+    name = "peers" if check.peers else "normalized"
     control = check.control if check.control is not None and check.control.history else None
     if n >= MIN_HISTORY:
         p_raw_w, p_raw_b, scale, df = _series_p(raw, priors[0], floor)
@@ -186,7 +185,6 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior, Prior], floor: float)
             (p_norm_w, norm, name), (p_norm_b, better) = _either_normaliser(
                 norm, control, priors, floor)
             delta_norm, delta_norm_better = _delta(norm), _delta(better)
-            peers_decide = name == "peers"
             p_worse = stats.intersection_union([p_raw_w, p_norm_w])  # (Berger 1982)
             p_better = stats.intersection_union([p_raw_b, p_norm_b])
             decided_on = f"raw+{name}"
@@ -194,11 +192,11 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior, Prior], floor: float)
             p_norm_w, p_norm_b, _, _ = _series_p(norm, priors[1], floor)
             if check.noisy_run:  # raw time is distorted: trust the normalised test alone
                 p_worse, p_better = p_norm_w, p_norm_b
-                decided_on = "peers" if check.peers else "normalized"
+                decided_on = name
             else:  # both must show it (Berger 1982)
                 p_worse = stats.intersection_union([p_raw_w, p_norm_w])
                 p_better = stats.intersection_union([p_raw_b, p_norm_b])
-                decided_on = "raw+peers" if check.peers else "raw+normalized"
+                decided_on = f"raw+{name}"
         method = "prediction-interval"
     else:
         # Samples of one process are not independent; only a doubled effect and a
@@ -214,7 +212,7 @@ def assess(check: TimingCheck, priors: tuple[Prior, Prior, Prior], floor: float)
         p_worse=p_worse, p_better=p_better, p_worse_raw=p_raw_w, history_n=n, center=center,
         scale=scale, df=df,
         min_effect=check.min_effect, runs=len(raw.runs), decided_on=decided_on,
-        fresh_effect=_fresh_effect(raw, norm), decided_on_peers=peers_decide,
+        fresh_effect=_fresh_effect(raw, norm),
         delta_norm_better=delta_norm_better,
     )
 
