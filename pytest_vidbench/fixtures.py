@@ -20,9 +20,9 @@ from pytest_vidbench.models.spec import case_label
 from pytest_vidbench.records import ResultRecord
 
 if TYPE_CHECKING:  # runtime imports stay lazy: loading the plugin must not load torch
-    from pytest_vidbench.campaign import Measurements
-    from pytest_vidbench.collection import BenchmarkCase
-    from pytest_vidbench.device import DeviceSetup
+    from pytest_vidbench.cases import BenchmarkCase
+    from pytest_vidbench.measure.campaign import Measurements
+    from pytest_vidbench.measure.device import DeviceSetup
     from pytest_vidbench.session import VidbenchSession
 
 

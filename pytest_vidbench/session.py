@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_vidbench.baseline_store import BaselineError, BaselineFile, BaselineStore
-from pytest_vidbench.collection import CASE_FIXTURE, BenchmarkCase, scoped_registries, select_cases
+from pytest_vidbench.cases import CASE_FIXTURE, BenchmarkCase, scoped_registries, select_cases
 from pytest_vidbench.config import ConfigError
-from pytest_vidbench.options import RunOptions
-from pytest_vidbench.progress import Progress
-from pytest_vidbench.records import ResultRecord, RunReport
-from pytest_vidbench.remeasure import (
+from pytest_vidbench.gate.remeasure import (
     carried_options,
     in_child_process,
     remeasure_in_fresh_process,
 )
+from pytest_vidbench.measure.progress import Progress
+from pytest_vidbench.options import RunOptions
+from pytest_vidbench.records import ResultRecord, RunReport
+from pytest_vidbench.store.baselines import BaselineError, BaselineFile, BaselineStore
 
 if TYPE_CHECKING:  # torch, scipy and diffusers load only once a benchmark runs
-    from pytest_vidbench.campaign import MeasurementCampaign, Measurements
-    from pytest_vidbench.device import DeviceSetup
-    from pytest_vidbench.judging import Comparison
+    from pytest_vidbench.gate.judge import Comparison
+    from pytest_vidbench.measure.campaign import MeasurementCampaign, Measurements
+    from pytest_vidbench.measure.device import DeviceSetup
 
 SESSION_KEY = pytest.StashKey["VidbenchSession"]()
 SKIP_REASON = "vidbench benchmarks run only with --vidbench"
@@ -95,7 +95,7 @@ class VidbenchSession:
     # -- measuring -----------------------------------------------------------------
 
     def device_setup(self) -> DeviceSetup:
-        from pytest_vidbench.device import DeviceUnavailable, apply_device_setup
+        from pytest_vidbench.measure.device import DeviceUnavailable, apply_device_setup
 
         if self._setup is None:
             c = self.options.config
@@ -106,7 +106,7 @@ class VidbenchSession:
         return self._setup
 
     def environment(self) -> dict[str, Any]:
-        from pytest_vidbench.environment import collect_environment
+        from pytest_vidbench.measure.environment import collect_environment
 
         if self._environment is None:
             env = collect_environment(self.device_setup(), self.options.rootdir)
@@ -115,7 +115,7 @@ class VidbenchSession:
         return self._environment
 
     def _load_baselines(self) -> None:
-        from pytest_vidbench.environment import environment_key
+        from pytest_vidbench.measure.environment import environment_key
 
         # The key needs the device, so this resolves it; bad files stop the run here (exit 4).
         self._store = BaselineStore(self.options.baselines_dir, environment_key(self.environment()))
@@ -125,7 +125,7 @@ class VidbenchSession:
             raise pytest.UsageError(str(error)) from None
 
     def measurements(self, key: tuple[str, str]) -> Measurements:
-        from pytest_vidbench.campaign import MeasurementCampaign
+        from pytest_vidbench.measure.campaign import MeasurementCampaign
 
         if self._campaign is None:
             wanted: dict[tuple[str, str], BenchmarkCase] = {}
@@ -191,8 +191,8 @@ class VidbenchSession:
 
     def finish(self, exitstatus: int) -> int:
         """Judge, write the outputs, maybe update baselines; 1 when the gate fails."""
-        from pytest_vidbench.judging import Comparison, Judge
-        from pytest_vidbench.outputs import write_outputs
+        from pytest_vidbench.gate.judge import Comparison, Judge
+        from pytest_vidbench.report.outputs import write_outputs
 
         if not self.active or not self.records:
             return 0
@@ -215,7 +215,7 @@ class VidbenchSession:
         return 1 if report.gate_failed else 0
 
     def _build_report(self, comparison: Comparison) -> RunReport:
-        from pytest_vidbench.environment import short_commit
+        from pytest_vidbench.measure.environment import short_commit
 
         env = self.environment()
         c = self.options.config

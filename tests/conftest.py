@@ -12,11 +12,11 @@ import torch  # noqa: F401
 import torchmetrics.functional.image  # noqa: F401
 import transformers  # noqa: F401
 
-import pytest_vidbench.campaign
-import pytest_vidbench.environment
-import pytest_vidbench.judging
-import pytest_vidbench.outputs
+import pytest_vidbench.gate.judge
+import pytest_vidbench.measure.campaign
+import pytest_vidbench.measure.environment
 import pytest_vidbench.quality.metrics
 import pytest_vidbench.report.html
 import pytest_vidbench.report.markdown
+import pytest_vidbench.report.outputs
 import pytest_vidbench.report.terminal  # noqa: F401

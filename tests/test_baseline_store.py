@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_vidbench.baseline_store import BaselineError, BaselineStore, parse_baseline
 from pytest_vidbench.records import ResultRecord
+from pytest_vidbench.store.baselines import BaselineError, BaselineStore, parse_baseline
 
 
 def record(value: float, metric: str = "latency") -> ResultRecord:

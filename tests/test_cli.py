@@ -18,17 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_vidbench.baseline_store import BaselineStore
 from pytest_vidbench.cli import main
 from pytest_vidbench.cli.health import gpu_device_checks
 from pytest_vidbench.cli.history import COLUMNS
 from pytest_vidbench.config import Thresholds
-from pytest_vidbench.environment import cpu_model, environment_key
-from pytest_vidbench.judging import Comparison, Judge
+from pytest_vidbench.gate.judge import Comparison, Judge
+from pytest_vidbench.measure.environment import cpu_model, environment_key
 from pytest_vidbench.models.zoo import BUILTIN_MODELS
 from pytest_vidbench.records import ResultRecord
 from pytest_vidbench.report import MARKER
-from pytest_vidbench.results_file import load_results, results_document, write_results
+from pytest_vidbench.store.baselines import BaselineStore
+from pytest_vidbench.store.results import load_results, results_document, write_results
 
 ENV = {"device_kind": "cpu", "device_name": "Test CPU 9000", "torch": "2.13.0+cpu",
        "git_commit": "0123456789abcdef0123", "git_dirty": False}
@@ -308,7 +308,7 @@ def test_models_shows_configured_entries(tmp_path: Path,
 
 
 def test_env_reports_the_cpu_and_degrades_without_nvml(capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_vidbench.trackers.nvml import NvmlUnavailable, nvml_module
+    from pytest_vidbench.measure.trackers.nvml import NvmlUnavailable, nvml_module
 
     code, out, _ = cli(capsys, "env", "--strict")
     lines = out.splitlines()

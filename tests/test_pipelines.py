@@ -10,11 +10,11 @@ import torch
 from plugin_project import results, write_project
 
 from pytest_vidbench.config import VariantConfig
-from pytest_vidbench.device import apply_device_setup
+from pytest_vidbench.measure.device import apply_device_setup
+from pytest_vidbench.measure.generation import PipelineRunner
+from pytest_vidbench.measure.trackers.latency import StageClock
 from pytest_vidbench.models.loading import VariantUnsupported, apply_variant
 from pytest_vidbench.models.zoo import BUILTIN_MODELS
-from pytest_vidbench.runners import PipelineRunner
-from pytest_vidbench.trackers.latency import StageClock
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from plugin_project import results, write_project
 
-from pytest_vidbench.remeasure import carried_options
+from pytest_vidbench.gate.remeasure import carried_options
 
 
 @pytest.fixture

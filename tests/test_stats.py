@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_vidbench import stats
+from pytest_vidbench.gate import stats
 
 pvalues = st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=60)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pytest_vidbench.device import apply_device_setup
-from pytest_vidbench.trackers import (
+from pytest_vidbench.measure.device import apply_device_setup
+from pytest_vidbench.measure.trackers import (
     CpuMemoryTracker,
     EnergyTracker,
     LatencyTracker,
@@ -14,7 +14,7 @@ from pytest_vidbench.trackers import (
     TrackerUnavailable,
     memory_tracker,
 )
-from pytest_vidbench.trackers.nvml import NvmlUnavailable, match_device
+from pytest_vidbench.measure.trackers.nvml import NvmlUnavailable, match_device
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_vidbench.baseline_store import BaselineEntry, BaselineFile, RunSummary
 from pytest_vidbench.calibrate.synthetic import NoiseModel, false_alarm_rate
 from pytest_vidbench.config import Thresholds
-from pytest_vidbench.judging import Comparison, Judge
+from pytest_vidbench.gate.judge import Comparison, Judge
+from pytest_vidbench.gate.timing import judge_memory, judge_quality
 from pytest_vidbench.quality.metrics import FLICKER, PSNR
 from pytest_vidbench.records import ResultRecord
-from pytest_vidbench.verdicts import judge_memory, judge_quality
+from pytest_vidbench.store.baselines import BaselineEntry, BaselineFile, RunSummary
 
 SEVERITY = {"improvement": 0, "unchanged": 1, "suspicious": 2, "regression": 3}
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from pytest_vidbench.device import apply_device_setup
+from pytest_vidbench.measure.device import apply_device_setup
+from pytest_vidbench.measure.generation import PipelineRunner, check_frames
 from pytest_vidbench.models.families._common import quiet_build
 from pytest_vidbench.models.loading import denoiser_of
 from pytest_vidbench.models.spec import GenerationSpec, case_label
@@ -30,7 +31,6 @@ from pytest_vidbench.models.zoo import get_builtin
 from pytest_vidbench.quality.metrics import default_quality_metrics
 from pytest_vidbench.quality.reference import make_reference_clip
 from pytest_vidbench.quality.registry import QualityRegistry
-from pytest_vidbench.runners import PipelineRunner, check_frames
 
 BUILD_SEED = 0  # the plugin builds built-in models with seed 0 (`build_pipeline`)
 PERTURB_SEED = 1234  # attention noise is drawn from its own generator: same noise every run

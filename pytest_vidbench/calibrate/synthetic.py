@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_vidbench.baseline_store import BaselineEntry, BaselineFile, RunSummary
 from pytest_vidbench.config import Thresholds
-from pytest_vidbench.judging import Comparison, Judge
+from pytest_vidbench.gate.judge import Comparison, Judge
 from pytest_vidbench.records import ResultRecord
+from pytest_vidbench.store.baselines import BaselineEntry, BaselineFile, RunSummary
 
 
 @dataclass(frozen=True)

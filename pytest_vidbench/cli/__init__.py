@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pytest_vidbench.baseline_store import BaselineError
 from pytest_vidbench.cli._common import CliError, one_line
 from pytest_vidbench.config import ConfigError
-from pytest_vidbench.results_file import ResultsFileError
+from pytest_vidbench.store.baselines import BaselineError
+from pytest_vidbench.store.results import ResultsFileError
 
 __all__ = ["CliError", "build_parser", "main"]
 

@@ -15,10 +15,10 @@ from typing import Any
 from pytest_vidbench.cli._common import CliError, is_number, project_config, terminal_width
 from pytest_vidbench.cli.compare_inputs import History, NewRun, load_history, load_new
 from pytest_vidbench.config import Thresholds
-from pytest_vidbench.environment import short_commit
-from pytest_vidbench.judging import Comparison, Judge, stored_remeasurements
+from pytest_vidbench.gate.judge import Comparison, Judge, stored_remeasurements
+from pytest_vidbench.measure.environment import short_commit
 from pytest_vidbench.records import VERDICTS, ResultRecord, RunReport, Verdict
-from pytest_vidbench.results_file import results_document, write_results
+from pytest_vidbench.store.results import results_document, write_results
 
 # What the arithmetic of the verdict rules raises on numbers no run would write.
 _JUDGING_ERRORS = (ArithmeticError, ValueError, TypeError, KeyError, statistics.StatisticsError)
@@ -158,7 +158,7 @@ def run_compare(args: argparse.Namespace) -> int:
     report = build_report(new, history, comparison, args.report_only)
 
     # Imported here: the renderers (and their matplotlib, for HTML) only when comparing.
-    from pytest_vidbench.outputs import write_reports
+    from pytest_vidbench.report.outputs import write_reports
     from pytest_vidbench.report.terminal import render_gate_section, render_terminal
 
     width = terminal_width()

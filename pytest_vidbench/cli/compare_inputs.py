@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_vidbench.baseline_store import BaselineFile, BaselineStore, parse_baseline
 from pytest_vidbench.cli._common import CliError
-from pytest_vidbench.environment import environment_key
+from pytest_vidbench.measure.environment import environment_key
 from pytest_vidbench.records import ResultRecord
-from pytest_vidbench.results_file import load_results
+from pytest_vidbench.store.baselines import BaselineFile, BaselineStore, parse_baseline
+from pytest_vidbench.store.results import load_results
 
 KEY_FIELDS = ("device_kind", "device_name", "torch")  # what environment_key() reads
 

@@ -22,7 +22,7 @@ from pytest_vidbench.cli.health import (
 def gpu_checks() -> tuple[list[Check], list[dict[str, Any]]]:
     import torch
 
-    from pytest_vidbench.trackers.nvml import NvmlUnavailable, match_device, nvml_module
+    from pytest_vidbench.measure.trackers.nvml import NvmlUnavailable, match_device, nvml_module
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -66,8 +66,8 @@ def gpu_checks() -> tuple[list[Check], list[dict[str, Any]]]:
 
 
 def energy_check(setup: Any) -> Check:
-    from pytest_vidbench.trackers.base import TrackerUnavailable
-    from pytest_vidbench.trackers.energy import EnergyTracker
+    from pytest_vidbench.measure.trackers.base import TrackerUnavailable
+    from pytest_vidbench.measure.trackers.energy import EnergyTracker
 
     try:
         tracker = EnergyTracker(setup)
@@ -81,7 +81,7 @@ def _setup(config: Any, checks: list[Check]) -> Any:
     threads or numerics flags is a run's business, not a report's."""
     import torch
 
-    from pytest_vidbench.device import DeviceSetup, DeviceUnavailable, resolve_device
+    from pytest_vidbench.measure.device import DeviceSetup, DeviceUnavailable, resolve_device
 
     try:
         device = resolve_device(config.device)
@@ -97,7 +97,7 @@ def _setup(config: Any, checks: list[Check]) -> Any:
 def collect(config: Any) -> dict[str, Any]:
     import torch
 
-    from pytest_vidbench.environment import collect_environment, environment_key
+    from pytest_vidbench.measure.environment import collect_environment, environment_key
 
     checks: list[Check] = []
     setup = _setup(config, checks)

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_vidbench.baseline_store import BaselineFile, BaselineStore
 from pytest_vidbench.cli._common import CliError, project_config
+from pytest_vidbench.store.baselines import BaselineFile, BaselineStore
 
 if TYPE_CHECKING:
     import pandas as pd

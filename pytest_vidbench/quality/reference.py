@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pytest_vidbench.atomic_io import write_bytes_atomic
 from pytest_vidbench.quality.errors import (
     REFRESH_HINT,
     QualityInputError,
@@ -39,6 +38,7 @@ from pytest_vidbench.quality.frames import (
     temporal_indices,
     to_uint8,
 )
+from pytest_vidbench.store.atomic import write_bytes_atomic
 
 __all__ = [
     "ReferenceClip",

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_vidbench.atomic_io import write_json_atomic
 from pytest_vidbench.records import KINDS, ResultRecord
+from pytest_vidbench.store.atomic import write_json_atomic
 
 SCHEMA_VERSION = 1
 FIX_HINT = (

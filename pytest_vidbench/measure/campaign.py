@@ -17,8 +17,24 @@ from typing import Any
 import torch
 
 from pytest_vidbench.config import VariantConfig, VidbenchConfig
-from pytest_vidbench.control import ControlWorkload
-from pytest_vidbench.device import DeviceSetup
+from pytest_vidbench.measure.control import ControlWorkload
+from pytest_vidbench.measure.device import DeviceSetup
+from pytest_vidbench.measure.generation import (
+    CallableRunner,
+    GenerationError,
+    PipelineRunner,
+    Runner,
+    check_frames,
+)
+from pytest_vidbench.measure.progress import Progress
+from pytest_vidbench.measure.trackers import (
+    EnergyTracker,
+    LatencyTracker,
+    StageClock,
+    Tracker,
+    TrackerUnavailable,
+    memory_tracker,
+)
 from pytest_vidbench.models.loading import (
     ModelLoadError,
     VariantUnsupported,
@@ -27,22 +43,6 @@ from pytest_vidbench.models.loading import (
 )
 from pytest_vidbench.models.registry import ModelEntry
 from pytest_vidbench.models.spec import case_label
-from pytest_vidbench.progress import Progress
-from pytest_vidbench.runners import (
-    CallableRunner,
-    GenerationError,
-    PipelineRunner,
-    Runner,
-    check_frames,
-)
-from pytest_vidbench.trackers import (
-    EnergyTracker,
-    LatencyTracker,
-    StageClock,
-    Tracker,
-    TrackerUnavailable,
-    memory_tracker,
-)
 
 
 @dataclass

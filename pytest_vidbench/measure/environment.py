@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from pytest_vidbench.device import DeviceSetup
-from pytest_vidbench.trackers.nvml import NvmlUnavailable, match_device, nvml_module
+from pytest_vidbench.measure.device import DeviceSetup
+from pytest_vidbench.measure.trackers.nvml import NvmlUnavailable, match_device, nvml_module
 
 
 def _version(package: str) -> str | None:

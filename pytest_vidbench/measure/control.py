@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pytest_vidbench.device import DeviceSetup
+from pytest_vidbench.measure.device import DeviceSetup
 
 
 class ControlWorkload:

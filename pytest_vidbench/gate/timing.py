@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_vidbench import stats
+from pytest_vidbench.gate import stats
 from pytest_vidbench.records import Verdict
 
 if TYPE_CHECKING:

@@ -12,10 +12,8 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from pytest_vidbench.baseline_store import BaselineEntry, BaselineFile
 from pytest_vidbench.config import Thresholds
-from pytest_vidbench.records import ResultRecord, Verdict
-from pytest_vidbench.verdicts import (
+from pytest_vidbench.gate.timing import (
     MIN_HISTORY,
     Series,
     TimingCheck,
@@ -25,6 +23,8 @@ from pytest_vidbench.verdicts import (
     judge_memory,
     judge_quality,
 )
+from pytest_vidbench.records import ResultRecord, Verdict
+from pytest_vidbench.store.baselines import BaselineEntry, BaselineFile
 
 # Re-measure the given record keys in fresh processes; returns key -> one Summary per
 # process. Keys it could not measure are left out.

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 import torch
 
-from pytest_vidbench.device import DeviceSetup, seed_everything
+from pytest_vidbench.measure.device import DeviceSetup, seed_everything
+from pytest_vidbench.measure.trackers.latency import StageClock
 from pytest_vidbench.models.loading import denoiser_of
 from pytest_vidbench.models.spec import FrameGenerator, GenerationSpec
-from pytest_vidbench.trackers.latency import StageClock
 
 
 class GenerationError(RuntimeError):

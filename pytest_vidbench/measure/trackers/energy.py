@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pytest_vidbench.device import DeviceSetup, synchronize
-from pytest_vidbench.trackers.base import Tracker, TrackerUnavailable
-from pytest_vidbench.trackers.nvml import NvmlUnavailable, match_device, total_energy_mj
+from pytest_vidbench.measure.device import DeviceSetup, synchronize
+from pytest_vidbench.measure.trackers.base import Tracker, TrackerUnavailable
+from pytest_vidbench.measure.trackers.nvml import NvmlUnavailable, match_device, total_energy_mj
 
 
 class EnergyTracker(Tracker):

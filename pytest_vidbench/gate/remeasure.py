@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_vidbench.results_file import ResultsFileError, load_results
+from pytest_vidbench.store.results import ResultsFileError, load_results
 
 CHILD_ENV = "PYTEST_VIDBENCH_CHILD"
 

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from pytest_vidbench.device import DeviceSetup, synchronize
-from pytest_vidbench.trackers.base import Tracker
-from pytest_vidbench.trackers.nvml import (
+from pytest_vidbench.measure.device import DeviceSetup, synchronize
+from pytest_vidbench.measure.trackers.base import Tracker
+from pytest_vidbench.measure.trackers.nvml import (
     NvmlUnavailable,
     device_used_bytes,
     match_device,

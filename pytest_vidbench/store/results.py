@@ -12,8 +12,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from pytest_vidbench.atomic_io import write_json_atomic
 from pytest_vidbench.records import KINDS, VERDICTS, ResultRecord, Verdict
+from pytest_vidbench.store.atomic import write_json_atomic
 
 SCHEMA_VERSION = 1
 

@@ -11,8 +11,7 @@ class TrackerUnavailable(RuntimeError):
 
 
 class Tracker(ABC):
-    kind: ClassVar[str]  # "latency", "memory" or "energy"
-    unit: ClassVar[str]
+    # The unit is the fixture's (s, B, J): records are built there, not here.
     # True: measure on dedicated untimed calls, never around a timed one.
     perturbs_timing: ClassVar[bool] = False
 
@@ -22,8 +21,9 @@ class Tracker(ABC):
 
     @abstractmethod
     def stop(self) -> float:
-        """Close the window and return its measurement in `unit`."""
+        """Close the window and return its measurement (s, B or J)."""
 
     def details(self) -> dict[str, Any]:
-        """Extra figures of the last window that are not the headline number."""
+        """Extra figures of the last window that are not the headline number; a figure that
+        covers more than this process (a whole GPU) says so under `scope`."""
         return {}

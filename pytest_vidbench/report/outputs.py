@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pytest_vidbench.atomic_io import write_bytes_atomic, write_json_atomic
-from pytest_vidbench.benchmark_json import benchmark_document
 from pytest_vidbench.options import RunOptions
 from pytest_vidbench.records import RunReport
-from pytest_vidbench.results_file import results_document
+from pytest_vidbench.store.atomic import write_bytes_atomic, write_json_atomic
+from pytest_vidbench.store.benchmark_json import benchmark_document
+from pytest_vidbench.store.results import results_document
 
 
 def write_outputs(report: RunReport, options: RunOptions, run: dict[str, Any]) -> None:

@@ -1,18 +1,20 @@
 """Latency: wall time of a whole pipeline call, and the time spent in each stage.
 
 On CUDA the clock is a pair of CUDA events read after a synchronize, so queued kernels are
-counted; on CPU it is `perf_counter_ns`.
+counted; on CPU it is `perf_counter_ns`. Events are recorded on the current stream of the
+selected device: a bare `Event.record()` uses the current device's stream, which is cuda:0
+unless set, and would time cuda:0's idle queue during a `--vidbench-device cuda:1` run.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
-from pytest_vidbench.device import DeviceSetup, synchronize
-from pytest_vidbench.trackers.base import Tracker
+from pytest_vidbench.measure.device import DeviceSetup, synchronize
+from pytest_vidbench.measure.trackers.base import Tracker
 
 
 class _Mark:
@@ -23,9 +25,11 @@ class _Mark:
     def __init__(self, setup: DeviceSetup) -> None:
         self.event: Any = None
         self.ns = 0
-        if setup.is_cuda:
-            self.event = torch.cuda.Event(enable_timing=True)
-            self.event.record()
+        index = setup.cuda_index
+        if index is not None:
+            with torch.cuda.device(index):
+                self.event = torch.cuda.Event(enable_timing=True)
+                self.event.record(torch.cuda.current_stream(index))
         else:
             self.ns = time.perf_counter_ns()
 
@@ -36,8 +40,7 @@ class _Mark:
 
 
 class LatencyTracker(Tracker):
-    kind: ClassVar[str] = "latency"
-    unit: ClassVar[str] = "s"
+    """Seconds per call."""
 
     def __init__(self, setup: DeviceSetup) -> None:
         self.setup = setup
