@@ -7,20 +7,34 @@ back to a default. The plugin turns `ConfigError` into a pytest usage error (exi
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DTYPES = ("float32", "bfloat16", "float16")
+from pytest_vidbench.config_checks import (
+    DTYPES,
+    MAX_SEED,
+    ConfigError,
+    allowed_fields,
+    check_dtype,
+    check_file_names,
+    check_keys,
+    check_variant_name,
+    expect,
+    file_stem,
+    finite,
+    fraction,
+    positive_int,
+    str_list,
+)
+
+__all__ = ["DTYPES", "ConfigError", "VidbenchConfig", "file_stem", "load_pyproject_config",
+           "parse_config"]
 DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 GENERATION_KEYS = (
     "prompts", "seeds", "height", "width", "num_frames", "num_inference_steps",
     "guidance_scale", "extra",
 )
-
-
-class ConfigError(ValueError):
-    """A bad key or value in [tool.vidbench] (or on the command line)."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +82,11 @@ class Thresholds:
     latency_min_effect: float = 0.10  # a slowdown must also be at least this large
     energy_min_effect: float = 0.15  # no control workload to normalise energy by
     noise_floor: float = 0.03  # lowest run-to-run SD assumed in log space
-    memory_rel_tolerance: float = 0.02
+    memory_rel_tolerance: float = 0.01  # of the history's best: scales with the model
     memory_abs_tolerance_mib: float = 16.0
     control: bool = True  # also judge latency normalised by the interleaved control workload
+    screen_p: float = 0.05  # unadjusted p that sends a test to fresh-process confirmation
+    fail_unconfirmed: bool = True  # a needed confirmation that cannot run fails the gate
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,10 @@ class VidbenchConfig:
     calls_per_round: int = 3
     # Confirm a suspected slowdown in fresh processes before calling it a regression.
     remeasure: bool = True
-    remeasure_runs: int = 2  # fresh processes per suspect: their runs join this one's
+    remeasure_runs: int = 6  # most fresh processes per suspect (fewer once it is decided)
+    remeasure_rounds: int = 3  # rounds × calls in each fresh process: the process is the
+    remeasure_calls: int = 2  # unit of replication, so each one is short (docs/verdicts.md)
+    remeasure_references: int = 3  # unsuspected models re-measured as the suspects' peers
     # Keep every pipeline resident and interleave them in each round (false: one at a time,
     # for checkpoints too large to share the GPU).
     interleave: bool = True
@@ -102,90 +121,46 @@ class VidbenchConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
-def _allowed(cls: type) -> list[str]:
-    return [f.name for f in fields(cls)]
-
-
-def _check_keys(table: dict[str, Any], allowed: list[str] | tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(
-                f"unknown key {where}.{key}; allowed keys: {', '.join(sorted(allowed))}"
-            )
-
-
-def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
-    # bool is an int in Python; refuse it where a number is meant.
-    numeric = types in (int, float, (int, float))
-    if not isinstance(value, types) or (numeric and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be {what}, got {value!r}")
-    return value
-
-
-def _positive_int(value: Any, where: str, minimum: int = 1) -> int:
-    _expect(value, int, where, f"an integer ≥ {minimum}")
-    if value < minimum:
-        raise ConfigError(f"{where} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)
-
-
-def _fraction(value: Any, where: str, low: float = 0.0, high: float = 1.0) -> float:
-    _expect(value, (int, float), where, f"a number in ({low}, {high})")
-    if not low < float(value) < high:
-        raise ConfigError(f"{where} must be a number in ({low}, {high}), got {value!r}")
-    return float(value)
-
-
-def _dtype(value: Any, where: str) -> str:
-    if value not in DTYPES:
-        raise ConfigError(f"{where} must be one of {', '.join(DTYPES)}, got {value!r}")
-    return str(value)
-
-
-def _str_list(value: Any, where: str) -> tuple[str, ...]:
-    _expect(value, list, where, "a list of strings")
-    for item in value:
-        _expect(item, str, where, "a list of strings")
-    return tuple(value)
-
-
 def parse_generation(table: Any, where: str) -> dict[str, Any]:
     """Validate a generation table; returns the overrides for `GenerationSpec`."""
-    _expect(table, dict, where, "a table")
-    _check_keys(table, GENERATION_KEYS, where)
+    expect(table, dict, where, "a table")
+    check_keys(table, GENERATION_KEYS, where)
     out: dict[str, Any] = {}
     for key, value in table.items():
         here = f"{where}.{key}"
         if key == "prompts":
-            out[key] = _str_list(value, here)
+            out[key] = str_list(value, here)
             if not value:
                 raise ConfigError(f"{here} must name at least one prompt")
         elif key == "seeds":
-            _expect(value, list, here, "a list of integers")
-            out[key] = tuple(_positive_int(v, here, minimum=0) for v in value)
+            expect(value, list, here, "a list of integers")
+            out[key] = tuple(positive_int(v, here, 0, MAX_SEED) for v in value)
             if not value:
                 raise ConfigError(f"{here} must name at least one seed")
         elif key == "guidance_scale":
-            out[key] = float(_expect(value, (int, float), here, "a number"))
+            out[key] = finite(value, here, "a finite number")
         elif key == "extra":
-            out[key] = dict(_expect(value, dict, here, "a table of pipeline call arguments"))
+            out[key] = dict(expect(value, dict, here, "a table of pipeline call arguments"))
         else:
-            out[key] = _positive_int(value, here)
+            out[key] = positive_int(value, here)
     return out
 
 
 def parse_variant(table: Any, where: str) -> VariantConfig:
-    _expect(table, dict, where, "a table")
-    _check_keys(table, _allowed(VariantConfig), where)
+    expect(table, dict, where, "a table")
+    check_keys(table, allowed_fields(VariantConfig), where)
+    if table.get("name"):
+        check_variant_name(expect(table["name"], str, f"{where}.name", "a string"),
+                            f"{where}.name")
     return VariantConfig(
-        name=str(_expect(table.get("name", ""), str, f"{where}.name", "a string")),
-        dtype=_dtype(table["dtype"], f"{where}.dtype") if "dtype" in table else None,
-        compile=_expect(table.get("compile", False), bool, f"{where}.compile", "true or false"),
+        name=str(expect(table.get("name", ""), str, f"{where}.name", "a string")),
+        dtype=check_dtype(table["dtype"], f"{where}.dtype") if "dtype" in table else None,
+        compile=expect(table.get("compile", False), bool, f"{where}.compile", "true or false"),
         attention_backend=(
-            _expect(table["attention_backend"], str, f"{where}.attention_backend", "a string")
+            expect(table["attention_backend"], str, f"{where}.attention_backend", "a string")
             if "attention_backend" in table else None
         ),
-        cpu_offload=_expect(
+        cpu_offload=expect(
             table.get("cpu_offload", False), bool, f"{where}.cpu_offload", "true or false"
         ),
     )
@@ -194,23 +169,23 @@ def parse_variant(table: Any, where: str) -> VariantConfig:
 def parse_model(entry: Any, where: str) -> ModelConfig:
     if isinstance(entry, str):
         return ModelConfig(name=entry)
-    _expect(entry, dict, where, "a model name or a table")
-    _check_keys(entry, _allowed(ModelConfig), where)
+    expect(entry, dict, where, "a model name or a table")
+    check_keys(entry, allowed_fields(ModelConfig), where)
     if "name" not in entry:
         raise ConfigError(f"{where} needs a `name`")
-    name = _expect(entry["name"], str, f"{where}.name", "a string")
+    name = expect(entry["name"], str, f"{where}.name", "a string")
     if not name or any(c in name for c in "[]:/ "):
         raise ConfigError(
             f"{where}.name {name!r} must be non-empty, without spaces, '[', ']', ':', '/'")
-    variants_raw = _expect(entry.get("variants", []), list, f"{where}.variants", "a list of tables")
+    variants_raw = expect(entry.get("variants", []), list, f"{where}.variants", "a list of tables")
     model = ModelConfig(
         name=name,
-        source=_expect(entry["source"], str, f"{where}.source", "a hub id or a path")
+        source=expect(entry["source"], str, f"{where}.source", "a hub id or a path")
         if "source" in entry else None,
-        pipeline=_expect(entry["pipeline"], str, f"{where}.pipeline", "a class name")
+        pipeline=expect(entry["pipeline"], str, f"{where}.pipeline", "a class name")
         if "pipeline" in entry else None,
-        dtype=_dtype(entry.get("dtype", "float32"), f"{where}.dtype"),
-        revision=_expect(entry["revision"], str, f"{where}.revision", "a string")
+        dtype=check_dtype(entry.get("dtype", "float32"), f"{where}.dtype"),
+        revision=expect(entry["revision"], str, f"{where}.revision", "a string")
         if "revision" in entry else None,
         generation=parse_generation(entry.get("generation", {}), f"{where}.generation"),
         variants=tuple(
@@ -218,6 +193,8 @@ def parse_model(entry: Any, where: str) -> ModelConfig:
         ),
     )
     names = [v.resolved_name(model.dtype) for v in model.variants]
+    for i, resolved in enumerate(names):
+        check_variant_name(resolved, f"{where}.variants[{i}] resolves to the name")
     plain = VariantConfig().resolved_name(model.dtype)
     duplicates = {n for n in names if names.count(n) > 1 or n == plain}
     if duplicates:
@@ -229,19 +206,19 @@ def parse_model(entry: Any, where: str) -> ModelConfig:
 
 
 def parse_thresholds(table: Any, where: str) -> Thresholds:
-    _expect(table, dict, where, "a table")
-    _check_keys(table, _allowed(Thresholds), where)
+    expect(table, dict, where, "a table")
+    check_keys(table, allowed_fields(Thresholds), where)
     values: dict[str, Any] = {}
     for key, value in table.items():
         here = f"{where}.{key}"
-        if key == "control":
-            values[key] = _expect(value, bool, here, "true or false")
+        if key in ("control", "fail_unconfirmed"):
+            values[key] = expect(value, bool, here, "true or false")
         elif key == "memory_abs_tolerance_mib":
-            values[key] = float(_expect(value, (int, float), here, "a number of MiB ≥ 0"))
+            values[key] = finite(value, here, "a finite number of MiB ≥ 0")
             if values[key] < 0:
                 raise ConfigError(f"{here} must be ≥ 0, got {value!r}")
         else:
-            values[key] = _fraction(value, here, 0.0, 1.0)
+            values[key] = fraction(value, here, 0.0, 1.0)
     return Thresholds(**values)
 
 
@@ -258,35 +235,38 @@ _SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 _COUNTS = {
     "threads": 1, "warmup": 0, "rounds": 1, "calls_per_round": 1, "remeasure_runs": 1,
+    "remeasure_rounds": 1, "remeasure_calls": 1, "remeasure_references": 0,
     "history": 1, "reference_max_side": 8, "reference_max_frames": 2,
 }
 
 
 def parse_config(table: Any, where: str = "tool.vidbench") -> VidbenchConfig:
     """Validate the `[tool.vidbench]` table. Raises ConfigError naming the bad key."""
-    _expect(table, dict, where, "a table")
-    _check_keys(table, _allowed(VidbenchConfig), where)
+    expect(table, dict, where, "a table")
+    check_keys(table, allowed_fields(VidbenchConfig), where)
     values: dict[str, Any] = {}
     for key, value in table.items():
         here = f"{where}.{key}"
         if key == "models":
-            _expect(value, list, here, "a list of model names or tables")
+            expect(value, list, here, "a list of model names or tables")
             values[key] = tuple(parse_model(m, f"{here}[{i}]") for i, m in enumerate(value))
             names = [m.name for m in values[key]]
             if len(set(names)) != len(names):
                 raise ConfigError(f"{here}: duplicate model names in {names}")
+            check_file_names([(m.name, v.resolved_name(m.dtype)) for m in values[key]
+                              for v in (VariantConfig(), *m.variants)], here)
         elif key in ("metrics", "prompts"):
-            values[key] = _str_list(value, here)
+            values[key] = str_list(value, here)
         elif key == "seeds":
-            _expect(value, list, here, "a list of integers")
-            values[key] = tuple(_positive_int(v, here, minimum=0) for v in value)
+            expect(value, list, here, "a list of integers")
+            values[key] = tuple(positive_int(v, here, 0, MAX_SEED) for v in value)
         elif key == "thresholds":
             values[key] = parse_thresholds(value, f"{where}.thresholds")
         elif key in _COUNTS:
-            values[key] = _positive_int(value, here, minimum=_COUNTS[key])
+            values[key] = positive_int(value, here, minimum=_COUNTS[key])
         else:
             types, what = _SCALARS[key]
-            values[key] = _expect(value, types, here, what)
+            values[key] = expect(value, types, here, what)
     config = VidbenchConfig(**values)
     validate_device(config.device, f"{where}.device")
     return config
@@ -307,8 +287,15 @@ def load_pyproject_config(path: Path | None) -> VidbenchConfig:
     try:
         document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from error
-    table = document.get("tool", {}).get("vidbench")
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply") from None
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read: {error}") from None
+    tool = document.get("tool")
+    if tool is not None and not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table ([tool.vidbench]), got {tool!r}")
+    table = (tool or {}).get("vidbench")
     if table is None:
         return VidbenchConfig()
     try:

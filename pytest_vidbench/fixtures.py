@@ -94,16 +94,12 @@ def vidbench_latency(request: pytest.FixtureRequest, vidbench_case: BenchmarkCas
     m = vidbench_measurements
     if m.error:
         return _record(request, vidbench_case, "s", status="error", error=m.error)
-    control = vidbench_session.control_samples()
     value = statistics.median(m.latency)
+    # Per-test facts only: the control workload is the run's (RunContext), not the test's.
     details: dict[str, object] = {
         "rounds": list(m.latency_rounds),
         "timer": "cuda-events" if vidbench_session.device_setup().is_cuda else "perf_counter_ns",
     }
-    if control:
-        control_median = statistics.median(control)
-        details.update(control_samples=list(control), control_median=control_median,
-                       normalized_value=value / control_median)
     return _record(request, vidbench_case, "s", value=value, samples=list(m.latency),
                    stages={k: list(v) for k, v in m.stages.items()}, details=details)
 
@@ -132,7 +128,7 @@ def vidbench_energy(request: pytest.FixtureRequest, vidbench_case: BenchmarkCase
         return _record(request, vidbench_case, "J", status="skipped",
                        error=m.energy_unavailable or "energy: no samples")
     return _record(request, vidbench_case, "J", value=statistics.median(m.energy),
-                   samples=list(m.energy), details={"per": "video (one pipeline call)"})
+                   samples=list(m.energy), details={"per": "video (one pipeline call)", **m.energy_details})
 
 
 @pytest.fixture

@@ -45,6 +45,13 @@ def add_options(parser: pytest.Parser) -> None:
                     help="baseline directory (default baselines/)")
     group.addoption("--vidbench-update-baselines", action="store_true",
                     help="append this run to the baseline history (only if the run completes)")
+    group.addoption("--vidbench-runs", type=int, default=1, metavar="N",
+                    help="with --vidbench-update-baselines: record N runs, each in its own "
+                         "process, so a new machine gets a useful history in one command")
+    group.addoption("--vidbench-rebless", action="store_true",
+                    help="with --vidbench-update-baselines: replace the pinned reference clips")
+    group.addoption("--vidbench-accept-regressions", action="store_true",
+                    help="with --vidbench-update-baselines: record a run even if it regressed")
     group.addoption("--vidbench-prune-baselines", action="store_true",
                     help="remove baseline entries of tests that no longer exist")
     group.addoption("--vidbench-report-only", action="store_true",
@@ -68,6 +75,9 @@ class RunOptions:
     report_only: bool
     markdown_path: Path | None
     html_path: Path | None
+    runs: int = 1  # runs to record with update_baselines, one process each
+    rebless: bool = False
+    accept_regressions: bool = False
 
     @property
     def gate_enforced(self) -> bool:
@@ -126,4 +136,15 @@ def resolve_options(pytest_config: pytest.Config) -> RunOptions:
         report_only=bool(getoption("--vidbench-report-only")),
         markdown_path=_path(rootdir, getoption("--vidbench-markdown")),
         html_path=_path(rootdir, getoption("--vidbench-html")),
+        runs=_runs(getoption("--vidbench-runs")),
+        rebless=bool(getoption("--vidbench-rebless")),
+        accept_regressions=bool(getoption("--vidbench-accept-regressions")),
     )
+
+
+def _runs(value: int | None) -> int:
+    if value is None:
+        return 1
+    if not 1 <= value <= 100:
+        raise ConfigError(f"--vidbench-runs must be between 1 and 100, got {value}")
+    return value

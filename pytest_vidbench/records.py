@@ -96,6 +96,53 @@ class ResultRecord:
 
 
 @dataclass
+class FreshRun:
+    """One fresh process that re-measured suspects and their reference models."""
+
+    values: dict[str, float]  # record key -> median seconds (or joules) in that process
+    control: float | None = None  # that process's control workload median
+    calls: int = 0  # timed calls behind each value
+    timed_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunContext:
+    """Run-level facts, held once: records keep per-test data only."""
+
+    control_samples: list[float] = field(default_factory=list)
+    calls: int = 0  # timed calls behind each latency summary of this process
+    fresh: list[FreshRun] = field(default_factory=list)  # the confirmation processes, in order
+    confirmation_error: str | None = None  # why a needed confirmation could not run
+
+    @property
+    def control(self) -> float | None:
+        values = sorted(self.control_samples)
+        if not values:
+            return None
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    def to_json(self) -> dict[str, Any]:
+        return {"control_samples": list(self.control_samples), "calls": self.calls,
+                "fresh_runs": [f.to_json() for f in self.fresh],
+                "confirmation_error": self.confirmation_error}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunContext:
+        """From a results file's `run` section (validated by store/results.py)."""
+        fresh = [FreshRun(values={str(k): float(v) for k, v in f.get("values", {}).items()},
+                          control=f.get("control"), calls=int(f.get("calls", 0)),
+                          timed_seconds=float(f.get("timed_seconds") or 0.0))
+                 for f in data.get("fresh_runs") or [] if isinstance(f, dict)]
+        return cls(control_samples=[float(x) for x in data.get("control_samples") or []],
+                   calls=int(data.get("calls") or 0), fresh=fresh,
+                   confirmation_error=data.get("confirmation_error"))
+
+
+@dataclass
 class RunReport:
     """Everything a renderer needs about one run: its records plus the context of the comparison."""
 
@@ -110,6 +157,7 @@ class RunReport:
     timed_seconds: float | None = None  # sum of timed generation time
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. incomparable env)
     gate_enforced: bool = True  # False under --vidbench-report-only / --vidbench-update-baselines
+    baselines_updated: str | None = None  # what the store update did, when one was asked for
 
     @property
     def counts(self) -> dict[str, int]:

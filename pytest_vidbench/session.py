@@ -1,8 +1,8 @@
-"""The run's state: what was collected, what was measured, and how the run ends.
+"""The run's state and the order of its stages: measure → gate → store → report.
 
-Hooks in plugin.py are one-liners that call into this object; `finish()`'s result is
-combined into pytest's exit status. Parsing lives in options.py, storage in
-baseline_store.py / results_file.py, rendering in report/.
+Hooks in plugin.py are one-liners that call into this object. Measuring lives in measure/,
+judging in gate/, files in store/, rendering in report/; `finish()` only calls them in
+order, and its result is combined into pytest's exit status.
 """
 
 from __future__ import annotations
@@ -14,20 +14,15 @@ import pytest
 
 from pytest_vidbench.cases import CASE_FIXTURE, BenchmarkCase, scoped_registries, select_cases
 from pytest_vidbench.config import ConfigError
-from pytest_vidbench.gate.remeasure import (
-    carried_options,
-    in_child_process,
-    remeasure_in_fresh_process,
-)
 from pytest_vidbench.measure.progress import Progress
 from pytest_vidbench.options import RunOptions
-from pytest_vidbench.records import ResultRecord, RunReport
-from pytest_vidbench.store.baselines import BaselineError, BaselineFile, BaselineStore
+from pytest_vidbench.records import ResultRecord, RunContext, RunReport
+from pytest_vidbench.store.schema import InputError
 
 if TYPE_CHECKING:  # torch, scipy and diffusers load only once a benchmark runs
-    from pytest_vidbench.gate.judge import Comparison
     from pytest_vidbench.measure.campaign import MeasurementCampaign, Measurements
     from pytest_vidbench.measure.device import DeviceSetup
+    from pytest_vidbench.store.baselines import BaselineFile, BaselineStore
 
 SESSION_KEY = pytest.StashKey["VidbenchSession"]()
 SKIP_REASON = "vidbench benchmarks run only with --vidbench"
@@ -43,16 +38,16 @@ class VidbenchSession:
         self.deselected = 0
         self.started = time.monotonic()
         self.report: RunReport | None = None
-        self.unused: list[str] = []
         self.messages: list[str] = []
         self.usage_errors: list[str] = []
+        self.failed_update = False
+        self.context = RunContext()  # run-level facts, filled at the end of the run
         self._setup: DeviceSetup | None = None
         self._environment: dict[str, Any] | None = None
         self._campaign: MeasurementCampaign | None = None
         self._store: BaselineStore | None = None
         self._baseline: BaselineFile | None = None
         self._references: dict[tuple[str, str], Any] = {}
-        self._extra_timed = 0.0
 
     # -- collection ----------------------------------------------------------------
 
@@ -63,24 +58,28 @@ class VidbenchSession:
         try:
             cases = select_cases(self.options.config, models, metrics,
                                  metafunc.definition.get_closest_marker("vidbench"))
-        except ConfigError as error:
-            # Raised from here pytest would call it a collection error (exit 2); it is a usage
-            # error (exit 4), reported once collection is over.
+        except ConfigError as error:  # a usage error (exit 4), reported after collection
             self.usage_errors.append(f"{metafunc.definition.nodeid}: {error}")
             cases = []
         metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.id for c in cases])
 
     def after_collection(self, items: list[pytest.Item]) -> None:
         """Runs before deselection: remember every case; skip them all without --vidbench."""
-        if self.usage_errors:
-            raise pytest.UsageError("pytest-vidbench: " + "\n".join(self.usage_errors))
+        owners: dict[str, str] = {}
         for item in items:
             case = _case_of(item)
             if case is None:
                 continue
+            function = item.nodeid.split("[", 1)[0]
+            if owners.setdefault(case.record_key, function) != function:
+                self.usage_errors.append(
+                    f"{case.record_key} is produced by both {owners[case.record_key]} and "
+                    f"{function}: give the two tests different models or metrics")
             self.collected_keys.add(case.record_key)
             if not self.options.enabled:
                 item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+        if self.usage_errors:
+            raise pytest.UsageError("pytest-vidbench: " + "\n".join(self.usage_errors))
 
     def collection_finished(self, items: list[pytest.Item]) -> None:
         self.cases = {item.nodeid: case for item in items if (case := _case_of(item))}
@@ -116,12 +115,13 @@ class VidbenchSession:
 
     def _load_baselines(self) -> None:
         from pytest_vidbench.measure.environment import environment_key
+        from pytest_vidbench.store.baselines import BaselineStore
 
         # The key needs the device, so this resolves it; bad files stop the run here (exit 4).
         self._store = BaselineStore(self.options.baselines_dir, environment_key(self.environment()))
         try:
             self._baseline = self._store.load()
-        except BaselineError as error:
+        except InputError as error:
             raise pytest.UsageError(str(error)) from None
 
     def measurements(self, key: tuple[str, str]) -> Measurements:
@@ -131,153 +131,54 @@ class VidbenchSession:
             wanted: dict[tuple[str, str], BenchmarkCase] = {}
             for case in self.cases.values():
                 wanted.setdefault(case.measurement_key, case)
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            progress = Progress(reporter, self.config.get_verbosity())
             self._campaign = MeasurementCampaign(
                 [(c.model, c.variant) for c in wanted.values()], self.device_setup(),
-                self.options.config, progress)
+                self.options.config, self._progress())
             self._campaign.run()
         return self._campaign.results[key]
 
-    def control_samples(self) -> list[float]:
-        return list(self._campaign.control) if self._campaign else []
+    def _progress(self) -> Progress:
+        return Progress(self.config.pluginmanager.get_plugin("terminalreporter"),
+                        self.config.get_verbosity())
 
     def references(self, key: tuple[str, str]) -> Any:
-        """The baseline's reference clips for (model, variant), or None."""
+        """The baseline's pinned reference clips for (model, variant), or None."""
         if key not in self._references:
-            from pytest_vidbench.quality.reference import ReferenceStore
-
             assert self._store is not None
-            self._references[key] = ReferenceStore(self._store.frames_dir).load(*key)
+            self._references[key] = self._store.load_references(self._baseline, *key)
         return self._references[key]
 
     def add_record(self, record: ResultRecord) -> None:
         self.records.append(record)
 
-    # -- the end of the run --------------------------------------------------------
-
-    def _remeasure(self, keys: list[str]
-                   ) -> dict[str, list[tuple[float, float | None, float | None]]]:
-        # Every latency test runs again, not only the suspects: the other models are the
-        # reference a suspect's time is normalised by.
-        ids = [r.test_id for r in self.records
-               if r.key in keys or (r.kind == "latency" and r.status == "ok")]
-        c = self.options.config
-        setup = self.device_setup()
-        passthrough = [f"--vidbench-device={setup.device}", f"--vidbench-threads={c.threads}",
-                       f"--vidbench-warmup={c.warmup}", f"--vidbench-rounds={c.rounds}",
-                       f"--vidbench-calls-per-round={c.calls_per_round}"]
-        for name in ("--vidbench-models", "--vidbench-metrics"):
-            if (value := self.config.getoption(name)) is not None:
-                passthrough.append(f"{name}={value}")
-        passthrough += carried_options(self.config.invocation_params.args)
-        progress = Progress(self.config.pluginmanager.get_plugin("terminalreporter"),
-                            self.config.get_verbosity())
-        runs = c.remeasure_runs
-        progress.note(f"re-measuring {len(ids)} test(s) in {runs} fresh process(es), for "
-                      f"{len(keys)} suspect(s): {', '.join(sorted(keys))}")
-        timeout = max(300.0, 3 * (self._campaign.timed_seconds if self._campaign else 0))
-        fresh: dict[str, list[tuple[float, float | None, float | None]]] = {}
-        for _ in range(runs):
-            outcome = remeasure_in_fresh_process(
-                ids, self.options.rootdir, self.config.inipath, passthrough, timeout=timeout)
-            self._extra_timed += outcome.timed_seconds
-            if outcome.error:
-                self.messages.append(f"re-measurement failed: {outcome.error}")
-            for key, summary in outcome.summaries.items():
-                if key in keys:
-                    fresh.setdefault(key, []).append(summary)
-        return fresh
+    # -- the end of the run: gate, store, report -------------------------------------
 
     def finish(self, exitstatus: int) -> int:
-        """Judge, write the outputs, maybe update baselines; 1 when the gate fails."""
-        from pytest_vidbench.gate.judge import Comparison, Judge
+        """Judge, update the store if asked, then report; 1 when the gate fails."""
+        from pytest_vidbench.report.build import build_report
         from pytest_vidbench.report.outputs import write_outputs
+        from pytest_vidbench.run_end import judge_run, run_info, update_store
 
         if not self.active or not self.records:
             return 0
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         assert self._store is not None
-        comparison = Comparison(self._store.environment_key, self._baseline,
-                                self._store.other_environments())
-        metrics = {c.metric: c.quality for c in self.cases.values() if c.quality is not None}
-        can_remeasure = self.options.config.remeasure and not in_child_process() \
-            and not interrupted and not self.options.update_baselines
-        Judge(self.options.config.thresholds, metrics).judge(
-            self.records, comparison, self._remeasure if can_remeasure else None)
-        self.unused = BaselineStore.unused(self._baseline, self.collected_keys)
-        report = self._build_report(comparison)
+        comparison, context = judge_run(self, interrupted)
+        updated = update_store(self, exitstatus, interrupted) if self.options.update_baselines \
+            else None
+        c = self.options.config
+        campaign = self._campaign
+        timed = (campaign.timed_seconds if campaign else 0.0) + sum(
+            f.timed_seconds for f in context.fresh)
+        report = build_report(
+            self.records, self.environment(), comparison, self._baseline,
+            f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
+            time.monotonic() - self.started, timed, self.messages,
+            self.options.gate_enforced, updated)
         self.report = report
-        write_outputs(report, self.options, self._run_info(report))
-        if self.options.update_baselines:
-            self._update_baselines(exitstatus, interrupted)
+        write_outputs(report, self.options, run_info(self, report, context))
         self.config.hook.pytest_vidbench_report(config=self.config, report=report)
-        return 1 if report.gate_failed else 0
-
-    def _build_report(self, comparison: Comparison) -> RunReport:
-        from pytest_vidbench.measure.environment import short_commit
-
-        env = self.environment()
-        c = self.options.config
-        newest = [t.newest for t in self._baseline.tests.values() if t.newest] \
-            if self._baseline else []
-        newest.sort(key=lambda s: s.date)
-        return RunReport(
-            records=list(self.records), environment=env, commit=short_commit(env),
-            baseline_commit=newest[-1].commit if newest else None,
-            baseline_date=newest[-1].date if newest else None,
-            baseline_environment=self._store.environment_key if self._store else None,
-            repeats=f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
-            wall_seconds=time.monotonic() - self.started,
-            timed_seconds=(self._campaign.timed_seconds if self._campaign else 0.0)
-            + self._extra_timed,
-            warnings=comparison.warnings() + self.messages,
-            gate_enforced=self.options.gate_enforced,
-        )
-
-    def _run_info(self, report: RunReport) -> dict[str, Any]:
-        c = self.options.config
-        return {
-            "device_setup": self.device_setup().to_json(), "warmup": c.warmup,
-            "rounds": c.rounds, "calls_per_round": c.calls_per_round,
-            "wall_seconds": report.wall_seconds, "timed_seconds": report.timed_seconds,
-            "control_samples": self.control_samples(),
-            "baseline_file": str(self._store.path) if self._store else None,
-        }
-
-    def _update_baselines(self, exitstatus: int, interrupted: bool) -> None:
-        assert self._store is not None
-        if interrupted or exitstatus != pytest.ExitCode.OK:
-            self.messages.append("baselines NOT updated: the run failed or was interrupted")
-            return
-        if self.options.prune_baselines and self.deselected:
-            self.messages.append("baselines not pruned: tests were deselected (-k/-m); prune "
-                                 "only on a run of the whole suite")
-        prune = self.options.prune_baselines and not self.deselected
-        updated = self._store.updated(self._baseline, self.records, self.environment(),
-                                      self.options.config.history, prune)
-        self._save_references()
-        self._store.write(updated)
-        self.messages.append(f"baselines updated: {self._store.path}")
-
-    def _save_references(self) -> None:
-        from pytest_vidbench.quality.errors import ReferenceBudgetError
-        from pytest_vidbench.quality.reference import ReferenceConfig, ReferenceStore
-
-        assert self._store is not None and self._campaign is not None
-        c = self.options.config
-        store = ReferenceStore(self._store.frames_dir, ReferenceConfig(
-            max_side=c.reference_max_side, max_frames=c.reference_max_frames))
-        keys = {case.measurement_key for case in self.cases.values()
-                if case.quality is not None and case.quality.needs_reference}
-        for key in sorted(keys):
-            m = self._campaign.results.get(key)
-            if m is not None and m.error is None and m.frames:
-                try:
-                    store.save(*key, m.frames)
-                except ReferenceBudgetError as error:
-                    self.messages.append(f"reference clip for {key[0]} [{key[1]}] not "
-                                         f"stored: {error}")
+        return 1 if report.gate_failed or self.failed_update else 0
 
     def terminal_summary(self, reporter: Any) -> None:
         if self.report is None:
@@ -285,20 +186,28 @@ class VidbenchSession:
                 reporter.write_line(f"vidbench: {len(self.collected_keys)} benchmark tests "
                                     "skipped; run with --vidbench to measure")
             return
-        from pytest_vidbench.report.terminal import render_gate_section, render_terminal
+        from pytest_vidbench.report.terminal import summary_lines
 
         reporter.write_sep("=", "vidbench")
-        for line in render_terminal(self.report, width=min(reporter._tw.fullwidth, 100)):
+        for line in summary_lines(self.report, self._first_run(), self._unused(),
+                                  width=min(reporter._tw.fullwidth, 100)):
             reporter.write_line(line)
-        for line in [*self.report.warnings, *(m for m in self.messages
-                                               if m not in self.report.warnings)]:
-            reporter.write_line(f"note: {line}")
-        if self.unused:
-            reporter.write_line(f"unused baseline entries ({len(self.unused)}): "
-                                f"{', '.join(self.unused)}; "
-                                "--vidbench-prune-baselines removes them")
-        for line in render_gate_section(self.report):
-            reporter.write_line(line)
+
+    def _unused(self) -> list[str]:
+        from pytest_vidbench.store.baselines import BaselineStore
+
+        return BaselineStore.unused(self._baseline, self.collected_keys)
+
+    def _first_run(self) -> list[str]:
+        from pytest_vidbench.report.first_run import first_run_lines
+
+        if self._store is None or self.options.update_baselines:
+            return []
+        tests = self._baseline.tests if self._baseline else {}
+        history = {k: len(tests[k].history) if k in tests else 0
+                   for k in {c.record_key for c in self.cases.values()}}
+        return first_run_lines(self._store.environment_key, self._store.other_environments(),
+                               history)
 
 
 def _case_of(item: pytest.Item) -> BenchmarkCase | None:

@@ -402,3 +402,70 @@ def test_history_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert code == 2 and f"baselines/{KEY}.json" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli(capsys, "history", "--baselines", "nowhere")
     assert code == 2 and "nowhere" in err
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0
+    assert "exit status:" in out and "2  bad input" in out and "1  compare: a regression" in out
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "exit-codes.md").read_text()
+    assert "| 2 |" in doc and "| 4 |" in doc
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000 + "]" * 100_000, '{"schema_version": ' + "9" * 5000 + "}",
+    '{"schema_version": 1, "schema_version": 1}', '{"schema_version": NaN}',
+])
+def test_compare_hostile_json_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           content: str) -> None:
+    good = write_run(tmp_path / "good.json", [memory("a", 100)])
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    for args in ([bad, good], [good, bad]):
+        code, out, err = cli(capsys, "compare", *map(str, args))
+        assert code == 2 and out == "" and str(bad) in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert bad.read_text() == content
+
+
+def test_merge_then_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = write_run(tmp_path / "base.json", [latency("a", 1.0, 1), latency("b", 1.0, 2),
+                                              memory("a", 100)])
+    shard1 = write_run(tmp_path / "s1.json", [latency("a", 1.0, 3)])
+    shard2 = write_run(tmp_path / "s2.json", [latency("b", 1.0, 4), memory("a", 300)])
+    code, out, _ = cli(capsys, "merge", str(shard1), str(shard2), "-o", "all.json")
+    assert code == 0 and "3 results from 2 shards" in out
+    records, env, run = load_results(tmp_path / "all.json")
+    assert [r.key for r in records] == ["a[fp32]::latency", "b[fp32]::latency",
+                                        "a[fp32]::memory"]
+    assert env == ENV and run["merged_from"] == [str(shard1), str(shard2)]
+    code, out, _ = cli(capsys, "compare", str(base), "all.json", "--json", "out.json")
+    assert code == 1 and "REGRESSION a [fp32] memory" in out
+    assert statuses(tmp_path / "out.json")[2] == "regression"
+
+
+@pytest.mark.parametrize(("env", "phrase"), [
+    ({**ENV, "device_name": "Other CPU 7"}, "device_name 'Test CPU 9000' vs 'Other CPU 7'"),
+    ({**ENV, "git_commit": "f" * 20}, "git_commit"),
+])
+def test_merge_refuses_other_environments_and_commits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], env: dict[str, Any],
+        phrase: str) -> None:
+    one = write_run(tmp_path / "one.json", [latency("a", 1.0, 1)])
+    two = write_run(tmp_path / "two.json", [latency("b", 1.0, 1)], env)
+    code, _, err = cli(capsys, "merge", str(one), str(two), "-o", "all.json")
+    assert code == 2 and str(one) in err and str(two) in err and phrase in err
+    assert "different environments or commits" in err and not (tmp_path / "all.json").exists()
+
+
+def test_merge_refuses_duplicate_results(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    one = write_run(tmp_path / "one.json", [latency("a", 1.0, 1)])
+    two = write_run(tmp_path / "two.json", [latency("a", 1.1, 2)])
+    code, _, err = cli(capsys, "merge", str(one), str(two), "-o", "all.json")
+    assert code == 2 and f"a[fp32]::latency appears in both {one} and {two}" in err
+    twice = write_run(tmp_path / "twice.json", [memory("a", 1), memory("a", 2)])
+    code, _, err = cli(capsys, "merge", str(twice), str(one), "-o", "all.json")
+    assert code == 2 and f"appears twice in {twice}" in err
+    code, _, err = cli(capsys, "merge", str(one), "-o", "all.json")
+    assert code == 2 and "at least two" in err

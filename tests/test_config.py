@@ -118,3 +118,61 @@ def test_any_table_parses_or_raises_config_error(table):
 def test_any_models_list_parses_or_raises_config_error(models):
     with contextlib.suppress(ConfigError):
         parse_config({"models": models})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("tool = 1\n", "`tool` must be a table"),
+    ('tool = "x"\n', "`tool` must be a table"),
+    ("[tool]\nvidbench = 3\n", "tool.vidbench must be a table, got 3"),
+    ("[tool.vidbench.thresholds]\nmemory_abs_tolerance_mib = nan\n",
+     "tool.vidbench.thresholds.memory_abs_tolerance_mib must be a finite number"),
+    ("[tool.vidbench.thresholds]\nmemory_rel_tolerance = nan\n",
+     "tool.vidbench.thresholds.memory_rel_tolerance must be a number in"),
+    ("[tool.vidbench.thresholds]\nmemory_abs_tolerance_mib = inf\n", "must be a finite number"),
+    ("[[tool.vidbench.models]]\nname = 'm'\ngeneration = {guidance_scale = nan}\n",
+     "tool.vidbench.models[0].generation.guidance_scale must be a finite number, got nan"),
+    ("[[tool.vidbench.models]]\nname = 'm'\ngeneration = {guidance_scale = -inf}\n",
+     "guidance_scale must be a finite number, got -inf"),
+    ("[tool.vidbench]\nseeds = [" + "9" * 400 + "]\n", "an integer of 400 digits"),
+    ("[tool.vidbench]\nrounds = 99999999999\n", "tool.vidbench.rounds must be an integer ≤"),
+])
+def test_bad_pyproject_is_a_config_error_naming_the_key(tmp_path: Path, text: str,
+                                                        message: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_pyproject_config(path)
+    assert str(path) in str(error.value) and message in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("name", ["a b", "x/y", "fp32[1]", "a:b", "../up", "é", "a\nb"])
+def test_variant_names_use_safe_characters(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"variants\[0\]\.name .* letters, digits and \. _ \+ -"):
+        parse_config({"models": [{"name": "m", "variants": [{"name": name}]}]})
+
+
+def test_an_attention_backend_cannot_smuggle_a_bad_variant_name() -> None:
+    with pytest.raises(ConfigError, match=r"variants\[0\] resolves to the name 'fp32-a/b'"):
+        parse_config({"models": [{"name": "m", "variants": [{"attention_backend": "a/b"}]}]})
+
+
+def test_safe_variant_names_pass() -> None:
+    config = parse_config({"models": [{"name": "m", "variants": [
+        {"name": "fp16+sdpa", "dtype": "float16"}, {"name": "v1.2_x-y", "compile": True}]}]})
+    assert [v.name for v in config.models[0].variants] == ["fp16+sdpa", "v1.2_x-y"]
+
+
+def test_pairs_sharing_a_file_name_are_refused() -> None:
+    # a__b / c and a / b__c both become a__b__c.npz: one would overwrite the other's clips.
+    with pytest.raises(ConfigError, match=r"a__b\[c\] and a\[b__c\] would share the reference "
+                                          r"file a__b__c\.npz; rename"):
+        parse_config({"models": [{"name": "a__b", "variants": [{"name": "c"}]},
+                                 {"name": "a", "variants": [{"name": "b__c"}]}]})
+    with pytest.raises(ConfigError, match="would share"):  # '+' is sanitised to '_' too
+        parse_config({"models": [{"name": "m", "variants": [{"name": "x+y"}, {"name": "x_y"}]}]})
+
+
+def test_config_error_is_an_input_error() -> None:
+    from pytest_vidbench.store.schema import InputError
+
+    assert issubclass(ConfigError, InputError) and issubclass(ConfigError, ValueError)

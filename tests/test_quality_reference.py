@@ -17,14 +17,16 @@ from pytest_vidbench.quality import (
     ReferenceBudgetError,
     ReferenceConfig,
     ReferenceFileError,
-    ReferenceStore,
     downscale,
-    load_references,
-    reference_path,
-    save_references,
     temporal_indices,
 )
 from pytest_vidbench.quality.frames import from_uint8
+from pytest_vidbench.store.references import (
+    ReferenceStore,
+    load_references,
+    reference_path,
+    save_references,
+)
 
 HYPO = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -257,3 +259,26 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ReferenceFileError, match=str(path)):
         load_references(path)
     assert os.path.isdir(path)
+
+
+def test_storage_moved_to_the_store_and_old_imports_still_work() -> None:
+    import subprocess
+    import sys
+
+    import pytest_vidbench.quality as quality
+    import pytest_vidbench.quality.reference as clip_maths
+    from pytest_vidbench.store import references
+    from pytest_vidbench.store.schema import InputError
+
+    assert "def save_references" not in Path(clip_maths.__file__).read_text()
+    for name in ("ReferenceStore", "load_references", "reference_path", "save_references"):
+        assert getattr(quality, name) is getattr(references, name)
+        assert getattr(clip_maths, name) is getattr(references, name)
+    # A corrupt file is both errors: a usage error for the plugin, an errored test for the
+    # quality fixture, which catches the quality package's class.
+    assert issubclass(references.ReferenceFileError, InputError)
+    assert issubclass(references.ReferenceFileError, ReferenceFileError)
+    # Either import order works (the store imports the quality package).
+    for first in ("pytest_vidbench.store.references", "pytest_vidbench.quality"):
+        code = f"import {first}; import pytest_vidbench.quality as q; q.ReferenceStore"
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -3,6 +3,7 @@ none of it may inject HTML, links, mentions or table cells into the comment or t
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from pytest_vidbench.records import ResultRecord, RunReport, Verdict
 from pytest_vidbench.report import MARKER, escape_md, render_markdown, render_terminal
 from pytest_vidbench.report.format import clean_text, display_width, middle_ellipsis
 from pytest_vidbench.report.html import render_html
+from pytest_vidbench.report.terminal import render_gate_section
 
 MD = MarkdownIt("commonmark").enable("table")
 NASTY = [
@@ -158,3 +160,96 @@ def test_escape_md_examples() -> None:
     assert escape_md("x\ny") == "x y"
     assert escape_md("@team") == "@&#8203;team"
     assert escape_md("a" * 100, 10).count("…") == 1
+
+
+# -- every string field of a record, the unit included, and bare links ------------------
+
+AUTOLINK = re.compile(r"(?i)(?:https?|ftp)://|www\.|mailto:|xmpp:|@\w")
+LINKY = ["https://evil.example/x", "www.evil.example", "mailto:a@b.example", "xmpp:a@b.c",
+         "see http://x.y/z?a=1", "WWW.Example.COM", "ftp://f.example", "a@b.example"]
+linky = st.one_of(untrusted, st.sampled_from(LINKY),
+                  st.lists(st.sampled_from(NASTY + LINKY), max_size=4).map(" ".join))
+FIELDS = ("test_id", "model", "variant", "metric", "unit", "error", "method", "reason",
+          "warning", "commit", "device")
+
+
+def _every_field_report(values: dict[str, str]) -> RunReport:
+    records = []
+    for status in ("regression", "suspicious", "error", "unchanged"):
+        failed = status == "error"
+        records.append(ResultRecord(
+            test_id=values["test_id"], model=values["model"], variant=values["variant"],
+            metric=values["metric"], kind="latency", unit=values["unit"],
+            value=None if failed else 1.2, status="error" if failed else "ok",
+            error=values["error"] if failed else None, stages={"vae_decode": [0.2]},
+            details={"normalized_change_pct": 5.0, "control_change_pct": 1.0},
+            verdict=Verdict(status=status, baseline=1.0, change_pct=20.0, limit=1.1,
+                            method=values["method"], reason=values["reason"],
+                            extra={"baseline_stages": {"vae_decode": [0.15]}})))
+    return RunReport(records=records, warnings=[values["warning"]], commit=values["commit"],
+                     baseline_commit=values["commit"], baseline_date=values["reason"],
+                     repeats=values["method"],
+                     environment={"device_name": values["device"], "device_kind": values["unit"],
+                                  "torch": values["variant"], "diffusers": values["metric"]})
+
+
+every_field = st.fixed_dictionaries({name: linky for name in FIELDS})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=every_field)
+def test_markdown_escapes_every_field_and_links_nothing(values: dict[str, str]) -> None:
+    markdown = render_markdown(_every_field_report(values))
+    assert not AUTOLINK.search(markdown), AUTOLINK.search(markdown)
+    for token in MD.parse(markdown):
+        if token.type == "html_block":
+            assert token.content.startswith((MARKER, "<details>\n<summary>All ", "</details>"))
+        assert token.type != "html_inline"
+        for child in token.children or []:
+            assert child.type not in ("html_inline", "link_open", "image", "code_inline"), child
+    rendered = parse_html(MD.render(markdown))
+    assert {tag for tag, _ in rendered.tags} <= MD_TAGS
+    assert rendered.comments == [" pytest-vidbench "]
+    attention, full = _cell_texts(markdown)
+    assert all(len(row) == 8 for row in attention + full)  # no cell injected by the unit
+    assert markdown.count("<details>") == 1 and markdown.count("</details>") == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=every_field)
+def test_html_escapes_every_field(values: dict[str, str]) -> None:
+    page = render_html(_every_field_report(values))
+    parsed = parse_html(page)
+    assert {tag for tag, _ in parsed.tags} <= HTML_TAGS and not parsed.comments
+    assert sum(tag == "h1" for tag, _ in parsed.tags) == 1
+    for _tag, attrs in parsed.tags:
+        assert not any(name.startswith("on") for name in attrs)
+        assert set(attrs) <= {"class", "src", "alt", "lang", "charset", "http-equiv",
+                              "content", "name"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=every_field)
+def test_terminal_escapes_every_field(values: dict[str, str]) -> None:
+    report = _every_field_report(values)
+    for line in render_terminal(report) + render_gate_section(report):
+        assert "\n" not in line and "\r" not in line and "\x1b" not in line
+        assert display_width(line) <= 100
+
+
+def test_a_crafted_unit_cannot_close_details_or_ping() -> None:
+    values = dict.fromkeys(FIELDS, "x")
+    values["unit"] = "s</details><img src=x> @octocat https://evil.example [l](http://e)"
+    markdown = render_markdown(_every_field_report(values))
+    assert "</details><img" not in markdown and markdown.count("</details>") == 1
+    assert "@octocat" not in markdown and "https://evil" not in markdown
+    page = render_html(_every_field_report(values))
+    h1 = page.split("<h1>")[1].split("</h1>")[0]
+    assert "<img" not in h1 and "</d" not in h1 and "&lt;/detai" in h1  # capped, escaped
+
+
+def test_escape_md_breaks_bare_links() -> None:
+    for text in LINKY:
+        assert not AUTOLINK.search(escape_md(text)), escape_md(text)
+    assert escape_md("https://a.b") == "https:&#8203;//a.b"
+    assert escape_md("www.a.b") == "www&#8203;.a.b"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -47,9 +48,47 @@ def test_triggers_and_permissions(workflow: dict[str, Any]) -> None:
     triggers = _triggers(workflow)
     assert "pull_request" in triggers
     assert triggers["push"]["branches"] == ["main"]
-    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert workflow["permissions"] == {}  # nothing by default: each job asks for its own
     for job in workflow["jobs"].values():
         assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
+    jobs = workflow["jobs"]
+    assert jobs["benchmark"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert jobs["update-baselines"]["permissions"] == {"contents": "write",
+                                                       "pull-requests": "write"}
+
+
+def test_checkouts_keep_no_token_and_start_clean(workflow: dict[str, Any]) -> None:
+    checkouts = [step for job in workflow["jobs"].values() for step in job["steps"]
+                 if step.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 2
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False
+        assert step["with"]["clean"] is True
+
+
+def test_no_expression_is_pasted_into_a_script(workflow: dict[str, Any]) -> None:
+    """`${{ github.base_ref }}` in a script is shell injection by branch name: env only."""
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step.get("name")
+    restore = next(s for s in workflow["jobs"]["benchmark"]["steps"]
+                   if "-- baselines/" in s.get("run", ""))
+    assert restore["env"]["BASE_REF"] == "${{ github.base_ref }}"
+
+
+def test_jobs_leave_no_state_for_the_next_run(workflow: dict[str, Any]) -> None:
+    """A PR's caches and outputs must not reach main's baseline run on the same runner."""
+    for job in workflow["jobs"].values():
+        script = _scripts(job)
+        for name in ("PIP_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR",
+                     "XDG_CACHE_HOME"):
+            assert name in script
+        last_cleanup = [s for s in job["steps"] if s.get("if") == "always()"
+                        and "rm -rf" in s.get("run", "")]
+        assert last_cleanup, "no always() cleanup step"
+        cleanup = last_cleanup[-1]["run"]
+        assert ".vidbench" in cleanup and ".venv" in cleanup
+        assert '"${RUNNER_TEMP:?}"/*' in cleanup  # never rm -rf /* when it is unset
 
 
 def test_pull_request_job(workflow: dict[str, Any]) -> None:
@@ -59,7 +98,7 @@ def test_pull_request_job(workflow: dict[str, Any]) -> None:
     assert {"--vidbench-markdown", "vidbench-comment.md", "--vidbench-html",
             "--vidbench-json"} <= options[0]
     assert "set +e" in script and "GITHUB_OUTPUT" in script  # exit code kept for later
-    assert "git checkout origin/${{ github.base_ref }} -- baselines/" in script
+    assert 'git checkout "origin/$BASE_REF" -- baselines/' in script
     assert MARKER in script and "gh api" in script
     assert "--method PATCH" in script and "--method POST" in script
     uses = [step.get("uses", "") for step in job["steps"]]
@@ -77,7 +116,8 @@ def test_update_job_opens_a_pull_request(workflow: dict[str, Any]) -> None:
     job = next(j for j in workflow["jobs"].values() if "push" in j["if"])
     script = _scripts(job)
     assert any("--vidbench-update-baselines" in tokens for tokens in _commands(script))
-    assert "gh pr create" in script and "git push" in script
+    assert "gh pr create" in script and "push --force origin" in script
+    assert "extraheader=AUTHORIZATION" in script  # the token for the push command only
 
 
 def undocumented_in_workflow(readme: str, workflow: dict[str, Any]) -> list[str]:
@@ -128,7 +168,20 @@ def test_restore_step_takes_baselines_from_the_base_branch(
     _git(clone, "commit", "-q", "-am", "pr")
     step = next(s for s in workflow["jobs"]["benchmark"]["steps"]
                 if "-- baselines/" in s.get("run", ""))
-    script = step["run"].replace("${{ github.base_ref }}", "main")
-    subprocess.run(["bash", "-e", "-c", script], cwd=clone, check=True, timeout=60)
+    env = {**os.environ, "BASE_REF": "main"}
+    subprocess.run(["bash", "-e", "-c", step["run"]], cwd=clone, check=True, timeout=60, env=env)
     assert sorted(p.name for p in (clone / "baselines").iterdir()) == ["cpu-x.json"]
     assert (clone / "baselines" / "cpu-x.json").read_text() == "base\n"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_restore_step_refuses_a_branch_name_that_is_shell(
+        workflow: dict[str, Any], tmp_path: Path) -> None:
+    step = next(s for s in workflow["jobs"]["benchmark"]["steps"]
+                if "-- baselines/" in s.get("run", ""))
+    _git(tmp_path, "init", "-q")
+    marker = tmp_path / "pwned"
+    env = {**os.environ, "BASE_REF": f"x;touch {marker}"}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env,
+                          capture_output=True, timeout=60)
+    assert done.returncode != 0 and not marker.exists()

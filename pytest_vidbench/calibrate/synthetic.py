@@ -2,9 +2,11 @@
 
 A run is one process. Each run has a machine factor shared by all its workloads, control
 included (lognormal drift, and with probability `slow_probability` a process that is
-`slow_factor` slower: noise.md saw one in six at +46%). Samples inside a run are lognormal
-with coefficient of variation `cv`, and `outliers` of them are heavy-tailed (up to 3×).
-The sessions go through the real `Judge`, so the calibration measures the shipped code.
+`slow_factor` slower), and, the largest term, its own offset for each workload,
+`process_sd`: the SD of a model's ratio to its peers across processes, measured on this
+machine by `python -m pytest_vidbench.calibrate.noise` (docs/noise.md). Samples inside a
+run are lognormal with coefficient of variation `cv`, `outliers` of them heavy-tailed.
+The sessions go through the real `Judge` and its fresh-process confirmation.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_vidbench.config import Thresholds
+from pytest_vidbench.gate.history import PastRun, TestHistory
 from pytest_vidbench.gate.judge import Comparison, Judge
-from pytest_vidbench.records import ResultRecord
-from pytest_vidbench.store.baselines import BaselineEntry, BaselineFile, RunSummary
+from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class NoiseModel:
     drift: float = 0.02  # run-to-run SD of the machine factor (log space)
     slow_probability: float = 1 / 6
     slow_factor: float = 1.46
+    process_sd: float = 0.07  # each workload's own offset in each process (log SD)
     samples: int = 30  # timed calls per run: the default 10 rounds × 3 calls
+    fresh_samples: int = 6  # a fresh process: 3 rounds × 2 calls
     control_samples: int = 20  # 2 control calls per round
 
 
@@ -40,65 +44,51 @@ class Run:
 
 
 def simulate_run(rng: np.random.Generator, model: NoiseModel, bases: np.ndarray,
-                 slowdown: np.ndarray | None = None) -> Run:
+                 slowdown: np.ndarray | None = None, n: int | None = None) -> Run:
     machine = math.exp(rng.normal(0, model.drift))
     if rng.uniform() < model.slow_probability:
         machine *= model.slow_factor
     sigma = math.sqrt(math.log1p(model.cv**2))
 
-    def draw(center: float, n: int) -> np.ndarray:
-        x = center * machine * rng.lognormal(-sigma**2 / 2, sigma, size=n)
-        tail = rng.uniform(size=n) < model.outliers
-        return np.where(tail, x * rng.uniform(1.2, 3.0, size=n), x)
+    def draw(center: float, count: int) -> np.ndarray:
+        own = math.exp(rng.normal(0, model.process_sd))
+        x = center * machine * own * rng.lognormal(-sigma**2 / 2, sigma, size=count)
+        tail = rng.uniform(size=count) < model.outliers
+        return np.where(tail, x * rng.uniform(1.2, 3.0, size=count), x)
 
     factors = np.ones(len(bases)) if slowdown is None else slowdown
-    samples = [draw(b * f, model.samples) for b, f in zip(bases, factors, strict=True)]
+    count = n or model.samples
+    samples = [draw(b * f, count) for b, f in zip(bases, factors, strict=True)]
     return Run(samples, draw(0.02, model.control_samples))
 
 
-def _record(key: int, samples: np.ndarray, control: np.ndarray) -> ResultRecord:
-    value = float(np.median(samples))
-    control_median = float(np.median(control))
-    return ResultRecord(
-        test_id=f"sim::b{key}", model=f"b{key}", variant="fp32", metric="latency",
-        kind="latency", unit="s", value=value, samples=samples.tolist(),
-        details={"control_samples": control.tolist(), "control_median": control_median,
-                 "normalized_value": value / control_median},
-    )
+def _key(i: int) -> str:
+    return f"b{i}[fp32]::latency"
 
 
-def peers_of(run: Run, i: int) -> float:
-    """Geometric mean of the run's other benchmarks' medians (what the plugin stores)."""
-    logs = [math.log(float(np.median(s))) for j, s in enumerate(run.samples) if j != i]
-    return math.exp(sum(logs) / len(logs))
-
-
-def baseline_from_runs(runs: list[Run]) -> BaselineFile:
-    tests: dict[str, BaselineEntry] = {}
-    for i in range(len(runs[0].samples)):
-        history = []
-        for run in runs:
-            value = float(np.median(run.samples[i]))
-            history.append(RunSummary(value=value, date="sim", peers=peers_of(run, i),
-                                      normalized=value / float(np.median(run.control))))
-        tests[f"b{i}[fp32]::latency"] = BaselineEntry(
-            model=f"b{i}", variant="fp32", metric="latency", kind="latency", unit="s",
-            direction="lower", history=history, samples=runs[-1].samples[i].tolist(),
-            control=runs[-1].control.tolist())
-    return BaselineFile(path=None, environment_key="sim", environment={},  # type: ignore[arg-type]
-                        tests=tests)
+def histories_from_runs(runs: list[Run]) -> dict[str, TestHistory]:
+    out: dict[str, list[PastRun]] = {}
+    for r, run in enumerate(runs):
+        control = float(np.median(run.control))
+        for i, samples in enumerate(run.samples):
+            out.setdefault(_key(i), []).append(PastRun(
+                float(np.median(samples)), f"2026-01-01T00:{r // 60:02}:{r % 60:02}",
+                control=control))
+    return {k: TestHistory("latency", tuple(v), samples=tuple(runs[-1].samples[int(
+        k[1:k.index("[")])].tolist())) for k, v in out.items()}
 
 
 @dataclass(frozen=True)
 class SessionOutcome:
     regressions: set[int]
     suspicious: set[int]
+    fresh_processes: int = 0
 
 
 def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, history: int,
                      slowdown: dict[int, float] | None = None,
                      thresholds: Thresholds | None = None,
-                     remeasure: bool = True, remeasure_runs: int = 2) -> SessionOutcome:
+                     remeasure: bool = True) -> SessionOutcome:
     """One CI run of `checks` latency tests against `history` earlier runs."""
     bases = rng.uniform(0.05, 0.5, size=checks)
     runs = [simulate_run(rng, model, bases) for _ in range(history)]
@@ -106,26 +96,25 @@ def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, h
     for index, factor in (slowdown or {}).items():
         factors[index] = factor
     current = simulate_run(rng, model, bases, factors)
-    records = [_record(i, s, current.control) for i, s in enumerate(current.samples)]
+    records = [ResultRecord(test_id=f"sim::b{i}", model=f"b{i}", variant="fp32",
+                            metric="latency", kind="latency", unit="s",
+                            value=float(np.median(s)), samples=s.tolist())
+               for i, s in enumerate(current.samples)]
 
-    def fresh_processes(keys: list[str]) -> dict[str, list[tuple[float, float | None,
-                                                                  float | None]]]:
-        out: dict[str, list[tuple[float, float | None, float | None]]] = {k: [] for k in keys}
-        for _ in range(remeasure_runs):
-            again = simulate_run(rng, model, bases, factors)
-            for key in keys:
-                i = int(key[1:key.index("[")])
-                value = float(np.median(again.samples[i]))
-                out[key].append((value, value / float(np.median(again.control)),
-                                 value / peers_of(again, i)))
-        return out
+    def fresh_process(suspects: list[str], refs: list[str]) -> FreshRun:
+        again = simulate_run(rng, model, bases, factors, n=model.fresh_samples)
+        wanted = {int(k[1:k.index("[")]) for k in [*suspects, *refs]}
+        return FreshRun({_key(i): float(np.median(again.samples[i])) for i in wanted},
+                        float(np.median(again.control)), model.fresh_samples)
 
-    judge = Judge(thresholds or Thresholds(), {})
-    judge.judge(records, Comparison("sim", baseline_from_runs(runs), []),
-                fresh_processes if remeasure else None)
+    context = RunContext(current.control.tolist(), model.samples)
+    Judge(thresholds or Thresholds(), {}).judge(
+        records, Comparison("sim", histories_from_runs(runs), []), context,
+        fresh_process if remeasure else None)
     status = [r.verdict.status if r.verdict else "" for r in records]
     return SessionOutcome({i for i, s in enumerate(status) if s == "regression"},
-                          {i for i, s in enumerate(status) if s == "suspicious"})
+                          {i for i, s in enumerate(status) if s == "suspicious"},
+                          len(context.fresh))
 
 
 def false_alarm_rate(model: NoiseModel, checks: int, history: int, sessions: int,
@@ -138,9 +127,11 @@ def false_alarm_rate(model: NoiseModel, checks: int, history: int, sessions: int
 
 
 def power(model: NoiseModel, checks: int, history: int, factor: float, sessions: int,
-          seed: int = 1, **options: object) -> float:
-    """Share of sessions where one benchmark slowed by `factor` is called a regression."""
+          seed: int = 1, regressed: int = 1, **options: object) -> float:
+    """Share of sessions where each of `regressed` benchmarks slowed by `factor` is called a
+    regression (counted per slowed benchmark)."""
     rng = np.random.default_rng(seed)
-    hits = sum(0 in simulate_session(rng, model, checks, history, {0: factor}, **options
-                                     ).regressions for _ in range(sessions))
-    return hits / sessions
+    slow = dict.fromkeys(range(regressed), factor)
+    hits = sum(len(set(slow) & simulate_session(rng, model, checks, history, slow, **options
+                                                ).regressions) for _ in range(sessions))
+    return hits / (sessions * regressed)

@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module and is imported only when it runs, so `vidbench
 models` does not pay for pandas and `vidbench history` does not pay for torch's zoo.
-Exit status: 0 fine, 1 a gate failed (compare) or `--strict` warnings (env), 2 bad input.
+Exit status (docs/exit-codes.md): 0 fine, 1 a gate failed (compare) or `--strict` warnings
+(env), 2 bad input: every InputError of the loaders, one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pytest_vidbench.cli._common import CliError, one_line
-from pytest_vidbench.config import ConfigError
-from pytest_vidbench.store.baselines import BaselineError
-from pytest_vidbench.store.results import ResultsFileError
+from pytest_vidbench.cli._common import BAD_INPUT, CliError, one_line
+from pytest_vidbench.store.schema import InputError
 
-__all__ = ["CliError", "build_parser", "main"]
+__all__ = ["BAD_INPUT", "CliError", "build_parser", "main"]
 
 
 def _compare_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,12 +35,33 @@ def _compare_parser(sub: argparse._SubParsersAction) -> None:
                    help="exit 0 even when there are regressions")
 
 
+EPILOG = """exit status:
+  0  success (compare: no regression)
+  1  compare: a regression (the gate failed); env --strict: warnings
+  2  bad input: a file, flag or [tool.vidbench] setting that cannot be used (one line
+     on stderr names the file, the field and the fix)
+see docs/exit-codes.md"""
+
+
+def _merge_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "merge", help="merge the results files of a sharded run into one",
+        description="Merge results files (--vidbench-json) of one run split over several "
+        "processes or machines. Refuses shards of different environments or commits, and "
+        "results that appear in two shards. `vidbench compare` reads the merged file.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="the shards' results files")
+    p.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="write the merged results file here")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidbench", description="pytest-vidbench tools (benchmarks run with "
-        "`pytest benchmarks/ --vidbench`)")
+        "`pytest benchmarks/ --vidbench`)", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _compare_parser(sub)
+    _merge_parser(sub)
     sub.add_parser(
         "models", help="list the built-in and configured models (builds nothing)",
         description="Built-in models and those in [tool.vidbench] of ./pyproject.toml. "
@@ -68,6 +88,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pytest_vidbench.cli.models import run_models
 
         return run_models(args)
+    if args.command == "merge":
+        from pytest_vidbench.cli.merge import run_merge
+
+        return run_merge(args)
     if args.command == "env":
         from pytest_vidbench.cli.env import run_env
 
@@ -82,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # usage errors (2) and --help (0): return, don't raise
-        return exit_.code if isinstance(exit_.code, int) else 2
+        return exit_.code if isinstance(exit_.code, int) else BAD_INPUT
     try:
         return _dispatch(args)
-    # Every bad-input error names its file; show it on one line, never a traceback.
-    except (CliError, ResultsFileError, BaselineError, ConfigError) as error:
+    # Every loader's error is an InputError naming its file: one line, never a traceback.
+    except InputError as error:
         print(f"vidbench {args.command}: error: {one_line(str(error))}", file=sys.stderr)
-        return 2
+        return BAD_INPUT

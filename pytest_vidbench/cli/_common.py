@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
-from typing import Any
 
 from pytest_vidbench.config import VidbenchConfig, load_pyproject_config
+from pytest_vidbench.store.schema import InputError, is_number
+
+__all__ = ["BAD_INPUT", "CliError", "is_number", "one_line", "project_config"]
+
+BAD_INPUT = 2  # the exit status of every bad file, flag or setting (docs/exit-codes.md)
 
 
-class CliError(Exception):
+class CliError(InputError):
     """Bad input (a file, a flag): printed as one line, exit status 2."""
 
 
@@ -21,14 +24,6 @@ def one_line(text: str) -> str:
 def project_config() -> VidbenchConfig:
     """`[tool.vidbench]` of ./pyproject.toml (defaults without one). Raises ConfigError."""
     return load_pyproject_config(Path.cwd() / "pyproject.toml")
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_positive(value: Any) -> bool:
-    return is_number(value) and value > 0
 
 
 def terminal_width() -> int:

@@ -17,7 +17,8 @@ from pytest_vidbench.cli.compare_inputs import History, NewRun, load_history, lo
 from pytest_vidbench.config import Thresholds
 from pytest_vidbench.gate.judge import Comparison, Judge, stored_remeasurements
 from pytest_vidbench.measure.environment import short_commit
-from pytest_vidbench.records import VERDICTS, ResultRecord, RunReport, Verdict
+from pytest_vidbench.records import VERDICTS, ResultRecord, RunContext, RunReport, Verdict
+from pytest_vidbench.store.histories import histories
 from pytest_vidbench.store.results import results_document, write_results
 
 # What the arithmetic of the verdict rules raises on numbers no run would write.
@@ -71,10 +72,12 @@ def _contains_new(history: History, new: NewRun) -> bool:
 def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
     """Set a fresh verdict on every record of NEW; returns the comparison for the report."""
     comparable = history.key == new.key
-    comparison = Comparison(new.key, history.baseline if comparable else None,
+    comparison = Comparison(new.key, histories(history.baseline) if comparable else None,
                             [] if comparable else [history.key])
     stored = [_stored_verdict(r) for r in new.records]
-    remeasure = stored_remeasurements(new.records) if history.from_baseline_file else None
+    context = RunContext.from_json(new.run)
+    remeasure = stored_remeasurements(context) if history.from_baseline_file else None
+    context = RunContext(context.control_samples, context.calls)  # the replay refills it
     for record in new.records:
         record.verdict = None  # skipped records keep none, as in the run
     metrics = _quality_metrics(new.records)
@@ -82,7 +85,7 @@ def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
                if r.kind == "quality" and r.metric not in metrics and r.status == "ok"}
     judged = [r for i, r in enumerate(new.records) if i not in unknown]
     try:
-        Judge(thresholds, metrics).judge(judged, comparison, remeasure)
+        Judge(thresholds, metrics).judge(judged, comparison, context, remeasure)
     except _JUDGING_ERRORS as error:
         raise CliError(f"cannot judge {new.path} against {history.description}: "
                        f"{type(error).__name__}: {error}") from None

@@ -1,12 +1,11 @@
 """Reading `vidbench compare`'s inputs: NEW, and BASE as a baseline file or as history.
 
-The loaders in results_file.py / baseline_store.py check the files; this module adds what
+The loaders in store/results.py / store/baselines.py check the files; this module adds what
 matching environments needs, so a hand-edited file ends in a one-line error.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from pytest_vidbench.measure.environment import environment_key
 from pytest_vidbench.records import ResultRecord
 from pytest_vidbench.store.baselines import BaselineFile, BaselineStore, parse_baseline
 from pytest_vidbench.store.results import load_results
+from pytest_vidbench.store.schema import InputError, parse_json, read_text
 
 KEY_FIELDS = ("device_kind", "device_name", "torch")  # what environment_key() reads
 
@@ -45,8 +45,8 @@ class History:
 
 def _document(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return parse_json(read_text(path))
+    except (OSError, InputError):
         return None  # the results loader reports it, naming the file
 
 
@@ -73,8 +73,8 @@ def load_new(path: Path) -> NewRun:
 
 def load_baseline_file(path: Path) -> History:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_text(path)
+    except (OSError, InputError) as error:
         raise CliError(f"baseline file {path} cannot be read ({error})") from None
     baseline = parse_baseline(text, path)
     return History(baseline, baseline.environment_key, True,
@@ -93,8 +93,8 @@ def history_from_results(paths: list[Path], history_limit: int) -> History:
     `--vidbench-update-baselines` would have recorded it (nothing is written)."""
     loaded = []
     for path in paths:
-        records, environment, _run = load_results(path)
-        loaded.append((path, records, environment, key_of(environment, path)))
+        records, environment, run = load_results(path)
+        loaded.append((path, records, environment, run, key_of(environment, path)))
     keys = {key for *_, key in loaded}
     if len(keys) > 1:
         listed = ", ".join(f"{path} ({key})" for path, *_, key in loaded)
@@ -103,9 +103,10 @@ def history_from_results(paths: list[Path], history_limit: int) -> History:
     key = keys.pop()
     store = BaselineStore(Path("baselines"), key)  # only for `updated`; never written
     baseline: BaselineFile | None = None
-    for path, records, environment, _key in loaded:
+    for path, records, environment, run, _key in loaded:
         baseline = store.updated(baseline, records, environment, history_limit, prune=False,
-                                 date=_file_date(path))
+                                 date=_file_date(path),
+                                 control=[float(x) for x in run.get("control_samples") or []])
     assert baseline is not None
     history = History(baseline, key, False, f"{len(paths)} results file(s) as history ({key})")
     if len(paths) > history_limit:

@@ -2,7 +2,7 @@
 
 Timings are judged in log space (latency is right-skewed and effects are multiplicative),
 with the run as the unit of replication: rounds inside one process share its slowness,
-so they are not independent evidence (see ../shared/notes/noise.md).
+so they are not independent evidence (docs/noise.md).
 """
 
 from __future__ import annotations
@@ -15,16 +15,8 @@ from scipy import optimize, special
 from scipy import stats as sps
 
 
-def log_median(samples: Sequence[float]) -> float:
-    """log of the sample median: the run summary (robust to the heavy right tail)."""
-    values = np.asarray(samples, dtype=float)
-    if values.size == 0 or not np.all(values > 0):
-        raise ValueError("log_median needs positive samples")
-    return math.log(float(np.median(values)))
-
-
 def mad_scale(values: Sequence[float]) -> float:
-    """1.4826 × median absolute deviation: a robust SD (Hampel 1974)."""
+    """1.4826 × median absolute deviation: a robust SD (Hampel 1974). 0 for no values."""
     x = np.asarray(values, dtype=float)
     return 1.4826 * float(np.median(np.abs(x - np.median(x)))) if x.size else 0.0
 
@@ -70,16 +62,6 @@ def moderated_variance(s2: float, d: int, s0_2: float, d0: float) -> tuple[float
     return (d0 * s0_2 + d * s2) / (d0 + d), d0 + d
 
 
-def prediction_t(current: float, history: Sequence[float], scale: float) -> float:
-    """Studentised distance of one new value from a history's mean, for a prediction
-    interval: (x − mean) / (s·sqrt(1 + 1/n)) (Hahn & Meeker 1991, Statistical Intervals,
-    §4.3; the same form as Bencher's t-test threshold)."""
-    n = len(history)
-    if n == 0 or scale <= 0:
-        raise ValueError("prediction_t needs a history and a positive scale")
-    return (current - float(np.mean(history))) / (scale * math.sqrt(1 + 1 / n))
-
-
 def t_upper_p(t: float, df: float) -> float:
     """One-sided p-value P(T ≥ t) for Student's t with df degrees of freedom (normal if inf)."""
     return float(sps.norm.sf(t) if math.isinf(df) else sps.t.sf(t, df))
@@ -89,23 +71,11 @@ def t_quantile(p: float, df: float) -> float:
     return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
 
 
-def prediction_bound(history: Sequence[float], scale: float, df: float, alpha: float) -> float:
-    """Upper one-sided (1 − alpha) prediction bound for the next value (log space)."""
-    n = len(history)
-    return float(np.mean(history)) + t_quantile(1 - alpha, df) * scale * math.sqrt(1 + 1 / n)
-
-
 def mann_whitney_greater(current: Sequence[float], baseline: Sequence[float]) -> float:
     """One-sided p that `current` is stochastically larger (Mann & Whitney 1947)."""
     if len(current) == 0 or len(baseline) == 0:
         return 1.0
     return float(sps.mannwhitneyu(current, baseline, alternative="greater").pvalue)
-
-
-def intersection_union(pvalues: Sequence[float]) -> float:
-    """p-value of 'every test rejects': the largest one (Berger 1982, intersection-union
-    tests). Used so a latency regression must show in raw and control-normalised time."""
-    return max(pvalues)
 
 
 def holm(pvalues: Sequence[float], alpha: float) -> list[float | None]:
@@ -127,13 +97,7 @@ def holm(pvalues: Sequence[float], alpha: float) -> list[float | None]:
 
 def benjamini_hochberg(pvalues: Sequence[float], q: float) -> list[bool]:
     """Benjamini & Hochberg (1995) step-up control of the false discovery rate."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    cutoff = -1
-    for rank, index in enumerate(order):
-        if pvalues[index] <= q * (rank + 1) / m:
-            cutoff = rank
-    rejected = [False] * m
-    for rank in range(cutoff + 1):
-        rejected[order[rank]] = True
-    return rejected
+    if not pvalues:
+        return []
+    adjusted = sps.false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")
+    return [bool(a <= q) for a in adjusted]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +60,7 @@ class Measurements:
     memory_unavailable: str | None = None
     energy: list[float] = field(default_factory=list)  # joules per call, one per round
     energy_unavailable: str | None = None
+    energy_details: dict[str, Any] = field(default_factory=dict)  # scope of the figure
     frames: dict[str, torch.Tensor] = field(default_factory=dict)  # case label -> frames
     runner: Runner | None = None
     calls: int = 0
@@ -252,6 +252,7 @@ class MeasurementCampaign:
                     joules = self._energy.stop() / calls
                     if joules > 0:
                         m.energy.append(joules)
+                        m.energy_details = self._energy.details()
                     else:
                         m.energy_unavailable = (
                             "the NVML energy counter did not advance over the calls "
@@ -307,5 +308,9 @@ class MeasurementCampaign:
         m.runner = None
         _free_memory(self.setup)
 
-    def __iter__(self) -> Iterator[Measurements]:
-        return iter(self.results.values())
+    def release_all(self) -> None:
+        """Drop every pipeline (frames stay): a child process needs the device next."""
+        for m in self.results.values():
+            m.runner = None
+        self._control = None
+        _free_memory(self.setup)

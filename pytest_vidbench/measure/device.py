@@ -30,8 +30,24 @@ class DeviceSetup:
     def torch_device(self) -> torch.device:
         return torch.device(self.device)
 
+    @property
+    def cuda_index(self) -> int | None:
+        """The CUDA device index that events, streams and synchronisation must use."""
+        return cuda_index(self.device)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def cuda_index(device: str) -> int | None:
+    """'cuda:N' -> N, 'cpu' -> None. A bare 'cuda' is refused: it means whatever device is
+    current, which is how events once landed on cuda:0 during a cuda:1 run."""
+    if not device.startswith("cuda"):
+        return None
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or not index.isdigit():
+        raise ValueError(f"{device!r} is not a resolved CUDA device (expected 'cuda:N')")
+    return int(index)
 
 
 def resolve_device(requested: str) -> str:
@@ -61,6 +77,11 @@ def apply_device_setup(requested: str, threads: int, tf32: bool, deterministic: 
     # One intra-op thread on CPU: measured here, 2 threads gave IQR/median 2.8, 1 thread 0.07.
     if device == "cpu":
         torch.set_num_threads(threads)
+    index = cuda_index(device)
+    if index is not None:
+        # Work a pipeline queues without naming a device (streams, events, torch.randn on
+        # "cuda") then lands on the selected GPU, not cuda:0.
+        torch.cuda.set_device(index)
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = False  # autotuning would make early calls differ
@@ -80,5 +101,8 @@ def seed_everything(seed: int) -> None:
 
 
 def synchronize(setup: DeviceSetup) -> None:
-    if setup.is_cuda:
-        torch.cuda.synchronize(setup.torch_device)
+    """Wait for every kernel queued on the selected device (only that one)."""
+    index = setup.cuda_index
+    if index is not None:
+        with torch.cuda.device(index):
+            torch.cuda.synchronize()

@@ -17,15 +17,7 @@ from pytest_vidbench.quality.metrics import (
     default_quality_metrics,
     vmaf_status,
 )
-from pytest_vidbench.quality.reference import (
-    ReferenceClip,
-    ReferenceConfig,
-    ReferenceStore,
-    align_to_reference,
-    load_references,
-    reference_path,
-    save_references,
-)
+from pytest_vidbench.quality.reference import ReferenceClip, ReferenceConfig, align_to_reference
 from pytest_vidbench.quality.registry import (
     QualityMetric,
     QualityRegistry,
@@ -55,3 +47,13 @@ __all__ = [
     "temporal_indices",
     "vmaf_status",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Reference storage lives in store/references.py, which imports this package: load it
+    # on first use, not here, or importing the store first would be a cycle.
+    if name in ("ReferenceStore", "load_references", "reference_path", "save_references"):
+        from pytest_vidbench.store import references
+
+        return getattr(references, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -161,16 +161,20 @@ def change_pct(verdict: Verdict | None, value: float | None) -> float | None:
     return None
 
 
-def format_bound(record: ResultRecord) -> str:
-    """The bar the result was held to: the limit ('≤ 1.45 s') if any, else the interval."""
+def format_bound(record: ResultRecord, unit: str | None = None) -> str:
+    """The bar the result was held to: the limit ('≤ 1.45 s') if any, else the interval.
+
+    `unit` overrides the record's (rows pass it cleaned: a results file supplies it).
+    """
     verdict = record.verdict
+    unit = record.unit if unit is None else unit
     if verdict is None:
         return MISSING
     if verdict.limit is not None:
         sign = "≥" if record.direction == "higher" else "≤"
-        return f"{sign} {format_value(verdict.limit, record.unit)}"
+        return f"{sign} {format_value(verdict.limit, unit)}"
     if verdict.interval is not None:
-        return format_range(verdict.interval[0], verdict.interval[1], record.unit)
+        return format_range(verdict.interval[0], verdict.interval[1], unit)
     return MISSING
 
 

@@ -81,11 +81,11 @@ def _badge(status: str) -> str:
     """A coloured text badge: emoji need a colour-emoji font, which offline machines may lack."""
     if status == "none":
         return "—"
-    return f'<span class="badge {status}">{verdict_label(status, icon=False)}</span>'
+    return f'<span class="badge {_esc(status)}">{_esc(verdict_label(status, icon=False))}</span>'
 
 
 def _dot(status: str) -> str:
-    return f'<span class="dot {status}"></span>'
+    return f'<span class="dot {_esc(status)}"></span>'
 
 
 def _row_html(row: Row) -> str:
@@ -102,7 +102,7 @@ def _row_html(row: Row) -> str:
         _esc(row.current), _esc(row.change), _esc(row.bound), label,
         _esc(history_n) if isinstance(history_n, int) else "—", _esc(row.reason),
     ]
-    return f'<tr class="{row.status}">{_cells_html(cells)}</tr>'
+    return f'<tr class="{_esc(row.status)}">{_cells_html(cells)}</tr>'
 
 
 def _sub_rows_html(row: Row) -> list[str]:
@@ -208,7 +208,7 @@ def render_html(report: RunReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>vidbench report {_esc(report.commit or '')}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>{headline(rows, counts, _ident, _dot)}</h1>",
+        f"<h1>{headline(rows, counts, _ident, _dot, _esc)}</h1>",
         f'<p class="gate">{_esc(counts_sentence(counts))} · {_gate(report, counts)}</p>',
         f'<p class="muted">{_context(report)}</p>',
     ]

@@ -40,17 +40,23 @@ _ATTENTION = ("regression", "suspicious")
 # inline syntax: code, emphasis, links/images, strikethrough, table cells, GitHub math.
 _BACKSLASHED = set("\\`*_[]~|$!")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+_ZWSP = "\u200b"  # clean_text removed every one the input had: each left is ours
+# GitHub links bare URLs, www. names and mailto:/xmpp: addresses: a break inside each
+# pattern keeps them text ("@" is broken the same way, for mentions and e-mail addresses).
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)")
 
 
-def escape_md(text: object, width: int | None = None) -> str:
-    """Inline-safe Markdown for untrusted text: one line, no HTML, no syntax, no @mentions."""
+def escape_md(text: object, width: int | None = None, block_start: bool = True) -> str:
+    """Inline-safe Markdown for untrusted text: one line, no HTML, no syntax, no @mentions,
+    no autolinks. `block_start=False` for text that can never start a line ("+12.3%")."""
     line = clean_text(text)
     if width is not None:
         line = middle_ellipsis(line, width)
+    line = _AUTOLINK.sub(_ZWSP, line)
     out = []
     # At the start of a block (a list item, a quote) these would open a heading, a list or a
     # rule: "- 1. x" is a nested ordered list. Escape the punctuation that makes them.
-    lead = re.match(r"[#+=-]|\d{1,9}[.)]", line)
+    lead = re.match(r"[#+=-]|\d{1,9}[.)]", line) if block_start else None
     if lead:
         out.append(line[: lead.end() - 1] + "\\" + line[lead.end() - 1])
         line = line[lead.end():]
@@ -61,9 +67,16 @@ def escape_md(text: object, width: int | None = None) -> str:
             out.append("\\" + ch)
         elif ch == "@":
             out.append("@&#8203;")  # a zero-width space after @ stops GitHub's mention ping
+        elif ch == _ZWSP:
+            out.append("&#8203;")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _number(text: str) -> str:
+    # Formatted numbers: safe but for the unit, which comes from a results file.
+    return escape_md(text, block_start=False)
 
 
 def _size(text: str) -> int:
@@ -97,7 +110,8 @@ def _verdict_cell(row: Row) -> str:
 def _row_line(row: Row) -> str:
     return _table_line([
         escape_md(row.model, NAME_WIDTH), escape_md(row.variant, NAME_WIDTH), _metric_cell(row),
-        row.baseline, row.current, row.change, row.bound, _verdict_cell(row),
+        _number(row.baseline), _number(row.current), _number(row.change), _number(row.bound),
+        _verdict_cell(row),
     ])
 
 
@@ -107,10 +121,10 @@ def _attention_group(row: Row) -> list[str]:
     norm = row.normalized_change
     if norm:
         label, change, control = norm
-        lines.append(_table_line(["", "", f"↳ {label}", "", "", change,
-                                  f"control {control}" if control else "", ""]))
+        lines.append(_table_line(["", "", f"↳ {_number(label)}", "", "", _number(change),
+                                  f"control {_number(control)}" if control else "", ""]))
     for stage in row.stages:
-        baseline, current, change = stage.cells()
+        baseline, current, change = (_number(cell) for cell in stage.cells())
         lines.append(_table_line(
             ["", "", f"↳ {escape_md(stage.name)}", baseline, current, change, "", ""]))
     return lines
@@ -135,7 +149,7 @@ def _head(report: RunReport, rows: list[Row]) -> list[str]:
     counts = count_rows(rows)
     blocks = [
         MARKER,
-        "### " + headline(rows, counts, _ident),
+        "### " + headline(rows, counts, _ident, escape=_number),
         f"{counts_sentence(counts)} · {_gate_text(report, counts)}",
         _context_line(report),
     ]

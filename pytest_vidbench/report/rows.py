@@ -6,7 +6,6 @@ the headline, the summary line and the gate section are all derived from these c
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,11 +26,13 @@ from pytest_vidbench.report.format import (
     stage_name,
     timing_sentence,
 )
+from pytest_vidbench.store.schema import is_number
 
 # Names are capped before any renderer sees them, so that a 10 kB model name cannot blow a
 # comment's budget; each renderer may shorten further.
 NAME_CAP = 120
 NOTE_CAP = 300
+UNIT_CAP = 16  # "dB", "score", "MiB/s": a unit is a word; a results file could make it a page
 
 
 @dataclass
@@ -111,7 +112,7 @@ def finite_floats(values: Any) -> list[float]:
     """
     if not isinstance(values, (list, tuple)):
         return []
-    return [float(v) for v in values if _is_number(v)]
+    return [float(v) for v in values if is_number(v)]
 
 
 def _median(values: Any) -> float | None:
@@ -144,23 +145,20 @@ def _normalized_change(record: ResultRecord) -> tuple[str, str, str] | None:
     details = record.details or {}
     extra = record.verdict.extra if record.verdict else {}
     norm = details.get("normalized_change_pct", extra.get("normalized_change_pct"))
-    if record.kind != "latency" or not _is_number(norm):
+    if record.kind != "latency" or not is_number(norm):
         return None
     decided_on = str(extra.get("decided_on", ""))
     label = ("normalised by the other models" if decided_on.endswith("peers") else
              "normalised by the control")
     control = details.get("control_change_pct")
-    return label, format_change(norm), format_change(control) if _is_number(control) else ""
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    return label, format_change(norm), format_change(control) if is_number(control) else ""
 
 
 def build_row(record: ResultRecord) -> Row:
     status = display_status(record)
     verdict = record.verdict
     pct = change_pct(verdict, record.value)
+    unit = clean_text(record.unit, UNIT_CAP)
     note = ""
     if status == "error" or record.status == "error":
         note = clean_text(record.error or (verdict.reason if verdict else "") or "error", NOTE_CAP)
@@ -172,10 +170,10 @@ def build_row(record: ResultRecord) -> Row:
         model=clean_text(record.model, NAME_CAP) or MISSING,
         variant=clean_text(record.variant, NAME_CAP) or MISSING,
         metric=clean_text(record.metric, NAME_CAP) or MISSING,
-        baseline=format_value(verdict.baseline if verdict else None, record.unit),
-        current=format_value(record.value, record.unit),
+        baseline=format_value(verdict.baseline if verdict else None, unit),
+        current=format_value(record.value, unit),
         change=format_change(pct),
-        bound=format_bound(record),
+        bound=format_bound(record, unit),
         note=note,
         change_value=pct,
         stages=stage_lines(record),
@@ -211,17 +209,19 @@ def headline(
     counts: dict[str, int],
     ident: Callable[[Row], str],
     icon: Callable[[str], str] = ICONS.__getitem__,
+    escape: Callable[[str], str] = str,
 ) -> str:
     """The one-sentence verdict, derived from `counts` only (plus the worst regression).
 
-    `ident` names a row in the output's own escaping (Markdown or HTML); `icon` marks a status.
+    `ident` names a row and `escape` escapes its numbers (they carry the unit of a results
+    file) in the output's own escaping (Markdown or HTML); `icon` marks a status.
     """
     worst = worst_regression(rows)
     compared = sum(counts[s] for s in ("regression", "suspicious", "unchanged", "improvement"))
     if worst is not None:
         status = "regression"
         text = (f"{count_phrase('regression', counts['regression'])}; worst: {ident(worst)}"
-                f" {worst.change} ({worst.baseline} → {worst.current})")
+                f" {escape(worst.change)} ({escape(worst.baseline)} → {escape(worst.current)})")
     elif not rows:
         status, text = "incomparable", "No benchmark results"
     elif compared == 0:

@@ -163,7 +163,6 @@ def render_gate_section(report: RunReport, width: int = 100) -> list[str]:
     for row in rows:
         if row.status != "regression":
             continue
-        verdict = row.record.verdict
         text = (
             f"  REGRESSION {middle_ellipsis(row.model, 40)} [{middle_ellipsis(row.variant, 20)}]"
             f" {middle_ellipsis(row.metric, 24)}: {row.baseline} -> {row.current}"
@@ -171,8 +170,6 @@ def render_gate_section(report: RunReport, width: int = 100) -> list[str]:
         )
         if row.normalized:
             text += f"; {row.normalized}"
-        if verdict is not None and verdict.remeasured:
-            text += "; confirmed by re-measuring"
         if row.reason:
             text += f"; {row.reason}"
         lines += _wrapped(text, width, " " * 6)
@@ -189,3 +186,17 @@ def render_gate_section(report: RunReport, width: int = 100) -> list[str]:
         outcome = f"passed ({regressions})"
     lines.append(_clip(f"vidbench gate: {outcome}", width))
     return lines
+
+
+def summary_lines(report: RunReport, first_run: list[str], unused: list[str],
+                  width: int = 100) -> list[str]:
+    """The whole terminal section: the table, first-run advice, notes, then the gate."""
+    lines = render_terminal(report, width=width)
+    lines += first_run
+    lines += [f"note: {line}" for line in report.warnings]
+    if report.baselines_updated:
+        lines.append(f"note: {report.baselines_updated}")
+    if unused:
+        lines.append(f"unused baseline entries ({len(unused)}): {', '.join(unused)}; "
+                     "--vidbench-prune-baselines removes them")
+    return lines + render_gate_section(report, width)

@@ -11,7 +11,8 @@ class TrackerUnavailable(RuntimeError):
 
 
 class Tracker(ABC):
-    # The unit is the fixture's (s, B, J): records are built there, not here.
+    """One quantity per window; the fixtures that build records name the unit (s, B, J)."""
+
     # True: measure on dedicated untimed calls, never around a timed one.
     perturbs_timing: ClassVar[bool] = False
 

@@ -1,14 +1,22 @@
-"""Memory: peak use during a pipeline call.
+"""Memory: what one pipeline call needs on top of what was resident before it, in bytes.
 
-CUDA: torch's peak allocated (live tensors) and reserved (what OOM depends on) after a
-reset, plus NVML's per-process figure, which also counts the CUDA context and non-torch
-allocations. CPU: the peak of live tensor bytes, from the CPU allocator's events.
+Both trackers report the same quantity, peak-during minus resident-before, so a model's
+figure does not move when other models, the control tensors or cached frames are resident:
+
+  CUDA  max_memory_allocated() after reset_peak_memory_stats(), minus memory_allocated()
+        read just before the call (live tensor bytes on the selected device);
+  CPU   the peak of the running sum of torch's CPU allocation events during the call (live
+        tensor bytes allocated by the call, less the ones it freed), which starts at 0.
+
+Reserved bytes (what OOM depends on), NVML's per-process and device figures are kept as
+details; they cover the whole process or device, not the call, and say so.
 `torch.cuda.max_memory_allocated()` reads 0 on a CPU-only torch, so it is never used there.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +32,7 @@ from pytest_vidbench.measure.trackers.nvml import (
 )
 
 _STATUS = Path("/proc/self/status")
+DEFINITION = "peak during the call minus resident before it (the call's own need)"
 
 
 def _status_kib(field: str) -> int | None:
@@ -36,9 +45,28 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
+def call_peak_bytes(resident_before: int, peak_during: int) -> int:
+    """The call's own need: the device-wide peak during it less what was resident before.
+
+    Never negative: a peak counter reset at the start reads at least the resident bytes.
+    """
+    return max(int(peak_during) - int(resident_before), 0)
+
+
+def peak_growth(deltas: Iterable[int]) -> int:
+    """The highest the live bytes rose above their level at the start, given each
+    allocation (+) and free (-) in time order: call_peak_bytes on a running sum."""
+    live = peak = 0
+    for delta in deltas:
+        live += delta
+        peak = max(peak, live)
+    return peak
+
+
 class CpuMemoryTracker(Tracker):
-    """Peak bytes of live torch tensors on the CPU during the window, from torch.profiler's
-    allocation events: the CPU counterpart of torch.cuda.max_memory_allocated().
+    """Peak growth of live torch tensor bytes on the CPU during the window over their level
+    at its start, from torch.profiler's allocation events: the same quantity as
+    CudaMemoryTracker's (tensors resident before the call are not counted).
 
     Peak RSS was tried first and rejected: with glibc's heap heuristics the same call's RSS
     increase moved 46 → 81 MiB between two runs of the suite; the allocator's own events
@@ -46,8 +74,6 @@ class CpuMemoryTracker(Tracker):
     the campaign uses it on an untimed call only.
     """
 
-    kind: ClassVar[str] = "memory"
-    unit: ClassVar[str] = "B"
     perturbs_timing: ClassVar[bool] = True
 
     def __init__(self) -> None:
@@ -70,12 +96,10 @@ class CpuMemoryTracker(Tracker):
         # an op's total repeats its children's); "[memory]" events are frees outside ops.
         events = sorted((e for e in self._profiler.events() if e.self_cpu_memory_usage),
                         key=lambda e: e.time_range.start)
-        live = peak = 0
-        for event in events:
-            live += event.self_cpu_memory_usage
-            peak = max(peak, live)
+        peak = peak_growth(e.self_cpu_memory_usage for e in events)
         self._profiler = None
         self._last = {"method": "torch.profiler allocation events (live tensor bytes)",
+                      "definition": DEFINITION,
                       "allocation_events": len(events),
                       "rss_before_bytes": self._rss_before,
                       "rss_after_bytes": (_status_kib("VmRSS") or 0) * 1024}
@@ -86,39 +110,51 @@ class CpuMemoryTracker(Tracker):
 
 
 class CudaMemoryTracker(Tracker):
-    """Peak torch-allocated VRAM during the window, in bytes, with reserved and NVML figures."""
+    """Peak torch-allocated VRAM of the window above what was allocated at its start, with
+    the process-wide torch and NVML figures as details."""
 
-    kind: ClassVar[str] = "memory"
-    unit: ClassVar[str] = "B"
     perturbs_timing: ClassVar[bool] = False
 
     def __init__(self, setup: DeviceSetup) -> None:
         self.setup = setup
         self.device = setup.torch_device
         try:
-            self.nvml = match_device(self.device.index or 0)
+            self.nvml = match_device(setup.cuda_index or 0)
             self.nvml_reason = ""
         except NvmlUnavailable as error:
             self.nvml = None
             self.nvml_reason = str(error)
         self._last: dict[str, Any] = {}
+        self._allocated_before = self._reserved_before = 0
 
     def start(self) -> None:
         synchronize(self.setup)
+        # Read before the reset: the reset sets the peak to the current allocation.
+        self._allocated_before = torch.cuda.memory_allocated(self.device)
+        self._reserved_before = torch.cuda.memory_reserved(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
 
     def stop(self) -> float:
         synchronize(self.setup)
-        allocated = torch.cuda.max_memory_allocated(self.device)
-        self._last = {"peak_reserved_bytes": torch.cuda.max_memory_reserved(self.device)}
+        peak = torch.cuda.max_memory_allocated(self.device)
+        peak_reserved = torch.cuda.max_memory_reserved(self.device)
+        self._last = {
+            "definition": DEFINITION,
+            "resident_before_bytes": self._allocated_before,
+            "process_peak_allocated_bytes": peak,  # everything resident included
+            "process_peak_reserved_bytes": peak_reserved,
+            # Cached blocks of other models can serve the call, so this may read low.
+            "reserved_growth_bytes": call_peak_bytes(self._reserved_before, peak_reserved),
+        }
         if self.nvml is not None:
             # A snapshot after the call: the caching allocator still holds the peak's blocks.
             self._last["nvml_process_bytes"] = process_used_bytes(self.nvml)
             self._last["nvml_device_used_bytes"] = device_used_bytes(self.nvml)
             self._last["nvml_matched_by"] = self.nvml.matched_by
+            self._last["nvml_scope"] = self.nvml.scope  # the MIG instance, or the whole GPU
         else:
             self._last["nvml_unavailable"] = self.nvml_reason
-        return float(allocated)
+        return float(call_peak_bytes(self._allocated_before, peak))
 
     def details(self) -> dict[str, Any]:
         return dict(self._last)

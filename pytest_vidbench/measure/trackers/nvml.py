@@ -1,7 +1,9 @@
 """NVML access, with the torch device matched to the NVML device by UUID or PCI bus id.
 
 NVML and torch can number GPUs differently (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER), so
-an index match can read another GPU's memory; we never match by index.
+an index match can read another GPU's memory; we never match by index. A MIG instance is
+matched to its own `MIG-` handle (memory figures then cover the instance); when it cannot
+be, the device says its figures cover the whole GPU (`scope`, see mig.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ from functools import cache
 from typing import Any
 
 import torch
+
+from pytest_vidbench.measure.trackers.mig import (
+    MIG_INSTANCE,
+    GpuInventory,
+    gpu_scope,
+    resolve_target,
+    uuid_key,
+    visible_entry,
+)
 
 
 class NvmlUnavailable(RuntimeError):
@@ -43,19 +54,22 @@ def _text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class NvmlDevice:
-    handle: Any
+    handle: Any  # the MIG instance's handle when resolved, else the GPU's
+    parent_handle: Any  # the whole GPU's handle: the energy counter lives there
     uuid: str
     pci_bus_id: str
     name: str
     matched_by: str  # "uuid" or "pci_bus_id"
+    scope: str  # mig.WHOLE_DEVICE, mig.MIG_INSTANCE or mig.MIG_UNRESOLVED
+
+    @property
+    def is_mig(self) -> bool:
+        return self.scope == MIG_INSTANCE
 
 
 def _torch_uuid(index: int) -> str | None:
     uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
-    if uuid is None:
-        return None
-    text = str(uuid)
-    return text if text.startswith("GPU-") else f"GPU-{text}"
+    return None if uuid is None else str(uuid)
 
 
 def _torch_pci_bus_id(index: int) -> str | None:
@@ -68,36 +82,88 @@ def _torch_pci_bus_id(index: int) -> str | None:
     return f"{domain:08x}:{bus:02x}:{device:02x}.0"
 
 
+def _mig_handles(nvml: Any, gpu: Any) -> dict[int, Any]:
+    """The GPU's MIG instances by MIG index; empty when MIG is off or unsupported."""
+    try:
+        if nvml.nvmlDeviceGetMigMode(gpu)[0] != nvml.NVML_DEVICE_MIG_ENABLE:
+            return {}
+        count = int(nvml.nvmlDeviceGetMaxMigDeviceCount(gpu))
+    except nvml.NVMLError:  # pre-Ampere GPUs: no MIG
+        return {}
+    handles = {}
+    for index in range(count):
+        try:  # slots without an instance answer NOT_FOUND
+            handles[index] = nvml.nvmlDeviceGetMigDeviceHandleByIndex(gpu, index)
+        except nvml.NVMLError:
+            continue
+    return handles
+
+
+def _inventory(nvml: Any) -> tuple[list[GpuInventory], list[Any], list[dict[int, Any]]]:
+    """Every GPU NVML can open, with its MIG instances: UUIDs and handles, in step."""
+    inventory, gpus, migs = [], [], []
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+    except nvml.NVMLError:
+        return [], [], []
+    for index in range(count):
+        try:
+            gpu = nvml.nvmlDeviceGetHandleByIndex(index)
+            uuid = _text(nvml.nvmlDeviceGetUUID(gpu))
+        except nvml.NVMLError:  # a GPU this process may not open
+            continue
+        handles = _mig_handles(nvml, gpu)
+        pairs = []
+        for mig_index, handle in handles.items():
+            try:
+                pairs.append((mig_index, _text(nvml.nvmlDeviceGetUUID(handle))))
+            except nvml.NVMLError:
+                continue
+        inventory.append(GpuInventory(uuid=uuid, migs=tuple(pairs)))
+        gpus.append(gpu)
+        migs.append(handles)
+    return inventory, gpus, migs
+
+
 def match_device(torch_index: int) -> NvmlDevice:
-    """Find the NVML handle for torch's CUDA device `torch_index`."""
+    """Find the NVML handle for torch's CUDA device `torch_index` (a MIG instance's own)."""
     nvml = nvml_module()
     uuid = _torch_uuid(torch_index)
-    if uuid:
-        try:
-            handle = nvml.nvmlDeviceGetHandleByUUID(uuid)
-            return _describe(handle, "uuid")
-        except nvml.NVMLError:
-            pass
+    visible = visible_entry(os.environ.get("CUDA_VISIBLE_DEVICES"), torch_index)
+    inventory, gpus, migs = _inventory(nvml)
+    target = resolve_target(inventory, uuid, visible)
+    if target is not None:
+        gpu = gpus[target.gpu]
+        handle = gpu if target.mig is None else migs[target.gpu][target.mig]
+        return _describe(handle, gpu, "uuid", target.scope)
     bus_id = _torch_pci_bus_id(torch_index)
     if bus_id:
         try:
-            handle = nvml.nvmlDeviceGetHandleByPciBusId(bus_id)
-            return _describe(handle, "pci_bus_id")
+            gpu = nvml.nvmlDeviceGetHandleByPciBusId(bus_id)
+            gpu_uuid = _text(nvml.nvmlDeviceGetUUID(gpu))
         except nvml.NVMLError:
             pass
+        else:
+            # A PCI bus id names the whole GPU: with MIG on, every instance shares it.
+            same = [g for g in inventory if uuid_key(g.uuid) == uuid_key(gpu_uuid)]
+            scope = gpu_scope(same[0]) if same else gpu_scope(
+                GpuInventory(gpu_uuid, tuple(_mig_handles(nvml, gpu).items())))
+            return _describe(gpu, gpu, "pci_bus_id", scope)
     raise NvmlUnavailable(
         f"no NVML device matches torch cuda:{torch_index} (uuid {uuid}, PCI {bus_id})"
     )
 
 
-def _describe(handle: Any, matched_by: str) -> NvmlDevice:
+def _describe(handle: Any, parent: Any, matched_by: str, scope: str) -> NvmlDevice:
     nvml = nvml_module()
     return NvmlDevice(
         handle=handle,
+        parent_handle=parent,
         uuid=_text(nvml.nvmlDeviceGetUUID(handle)),
-        pci_bus_id=_text(nvml.nvmlDeviceGetPciInfo(handle).busId),
+        pci_bus_id=_text(nvml.nvmlDeviceGetPciInfo(parent).busId),  # MIG handles have none
         name=_text(nvml.nvmlDeviceGetName(handle)),
         matched_by=matched_by,
+        scope=scope,
     )
 
 
@@ -148,7 +214,7 @@ def device_used_bytes(device: NvmlDevice) -> int:
 def total_energy_mj(device: NvmlDevice) -> int:
     """The device's energy counter in millijoules since the driver loaded (Volta and newer)."""
     nvml = nvml_module()
-    try:
-        return int(nvml.nvmlDeviceGetTotalEnergyConsumption(device.handle))
+    try:  # a GPU-wide counter: MIG instance handles answer NOT_SUPPORTED
+        return int(nvml.nvmlDeviceGetTotalEnergyConsumption(device.parent_handle))
     except nvml.NVMLError as error:
         raise NvmlUnavailable(f"{device.name} has no energy counter: {error}") from None

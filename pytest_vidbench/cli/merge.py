@@ -1,0 +1,79 @@
+"""`vidbench merge A.json B.json ... -o ALL.json`: one results file from the shards of a run.
+
+Shards of one run (e.g. `-k` slices on identical machines) must share the environment that
+baselines are keyed by and the commit: otherwise their numbers do not belong in one table.
+A result key may appear in one shard only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pytest_vidbench.cli._common import CliError
+from pytest_vidbench.store.baselines import baseline_environment
+from pytest_vidbench.store.results import load_results, results_document, write_results
+
+_SUMMED = ("wall_seconds", "timed_seconds")
+
+
+def _identity(environment: dict[str, Any]) -> dict[str, Any]:
+    return {**baseline_environment(environment), "git_commit": environment.get("git_commit"),
+            "git_dirty": environment.get("git_dirty")}
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in a if a.get(k) != b.get(k))
+
+
+def merge_results(paths: list[Path]) -> dict[str, Any]:
+    """The merged results document. Raises CliError naming both shards on a conflict."""
+    if len(paths) < 2:
+        raise CliError("give at least two results files to merge (the shards of one run)")
+    first_path, records, environment, runs = paths[0], [], {}, []
+    owner: dict[str, Path] = {}
+    for path in paths:
+        shard, env, run = load_results(path)
+        if not environment:
+            environment, first_path = env, path
+        elif _identity(env) != _identity(environment):
+            raise CliError(
+                f"{first_path} and {path} come from different environments or commits "
+                f"({_differences(_identity(environment), _identity(env))}); merge only the "
+                "shards of one run")
+        for record in shard:
+            if record.key in owner:
+                where = "twice in" if owner[record.key] == path else "in both"
+                shown = path if owner[record.key] == path else f"{owner[record.key]} and {path}"
+                raise CliError(f"result {record.key} appears {where} {shown}; each result "
+                               "must come from one shard (split the run with -k, not repeat it)")
+            owner[record.key] = path
+        records += shard
+        runs.append(run)
+    return results_document(records, environment, _merged_run(runs, paths))
+
+
+def _merged_run(runs: list[dict[str, Any]], paths: list[Path]) -> dict[str, Any]:
+    run = dict(runs[0])
+    for name in _SUMMED:
+        values = [r.get(name) for r in runs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            run[name] = float(sum(values))
+    control = [r.get("control_samples") for r in runs]
+    if all(isinstance(c, list) for c in control):
+        run["control_samples"] = [v for c in control for v in c]
+    run["merged_from"] = [str(p) for p in paths]
+    return run
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.files]
+    document = merge_results(paths)
+    try:
+        write_results(Path(args.output), document)
+    except OSError as error:
+        raise CliError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"vidbench merge: {len(document['results'])} results from {len(paths)} shards -> "
+          f"{args.output}")
+    return 0

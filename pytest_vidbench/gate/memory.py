@@ -1,0 +1,26 @@
+"""Memory rule: deterministic tolerances against the history's best, no variance test.
+
+Allocations do not jitter like time, so a zero-variance history must still alert, and a
+figure is compared with the lowest the history holds: +1.9% per pull request would never
+flag against the newest run, but it does against the best.
+"""
+
+from __future__ import annotations
+
+from pytest_vidbench.records import Verdict
+
+
+def judge_memory(current: float, baseline: float, rel: float, abs_bytes: float) -> Verdict:
+    """Flagged beyond the larger of the relative and the absolute tolerance: the relative one
+    scales with the model (1% of 40 GB is 400 MB), the absolute one covers allocator
+    granularity on tiny models."""
+    change = current - baseline
+    limit = baseline + max(baseline * rel, abs_bytes)
+    pct = change / baseline * 100 if baseline else None
+    common = {"baseline": baseline, "change_pct": pct, "limit": limit, "method": "tolerance"}
+    if change > baseline * rel and change > abs_bytes:
+        return Verdict("regression", reason=f"more than +{rel:.0%} and +"
+                       f"{abs_bytes / 2**20:g} MiB", **common)
+    if -change > baseline * rel and -change > abs_bytes:
+        return Verdict("improvement", reason="less memory beyond both tolerances", **common)
+    return Verdict("unchanged", reason="within tolerance", **common)

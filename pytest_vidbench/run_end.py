@@ -1,0 +1,177 @@
+"""The end of a run, in stage order: judge (with fresh processes), then update the store.
+
+session.py calls these once the tests are done; they read the session's state and return
+what the report needs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_vidbench.gate.confirm import ConfirmationFailed, Remeasure
+from pytest_vidbench.gate.judge import Comparison, Judge, policy_of
+from pytest_vidbench.measure.fresh import (
+    CHILD_ENV,
+    FreshProcessError,
+    carried_options,
+    in_child_process,
+    run_child,
+)
+from pytest_vidbench.records import FreshRun, RunContext, RunReport
+from pytest_vidbench.store.histories import histories
+from pytest_vidbench.store.schema import InputError
+
+if TYPE_CHECKING:
+    from pytest_vidbench.session import VidbenchSession
+
+
+def _remeasure(session: VidbenchSession) -> Remeasure:
+    c = session.options.config
+    setup = session.device_setup()
+    ids = {r.key: r.test_id for r in session.records}
+    passthrough = [f"--vidbench-device={setup.device}", f"--vidbench-threads={c.threads}",
+                   f"--vidbench-warmup={min(c.warmup, 1)}",
+                   f"--vidbench-rounds={c.remeasure_rounds}",
+                   f"--vidbench-calls-per-round={c.remeasure_calls}"]
+    for name in ("--vidbench-models", "--vidbench-metrics"):
+        if (value := session.config.getoption(name)) is not None:
+            passthrough.append(f"{name}={value}")
+    option = session.config.option
+    passthrough += carried_options(getattr(option, "plugins", None) or [],
+                                   getattr(option, "override_ini", None) or [])
+    campaign = session._campaign
+    timeout = max(300.0, 3 * (campaign.timed_seconds if campaign else 0.0))
+    progress = session._progress()
+
+    def remeasure(suspects: list[str], refs: list[str]) -> FreshRun:
+        if campaign is not None:
+            campaign.release_all()  # the child needs the device the parent still holds
+        progress.note(f"re-measuring in a fresh process: {', '.join(suspects)}"
+                      + (f" (references: {', '.join(refs)})" if refs else ""))
+        try:
+            child = run_child([ids[k] for k in [*suspects, *refs] if k in ids],
+                              session.options.rootdir, session.config.inipath, passthrough,
+                              timeout)
+        except FreshProcessError as error:
+            raise ConfirmationFailed(str(error)) from None
+        values = {r.key: float(r.value) for r in child.records
+                  if r.status == "ok" and r.value and r.kind in ("latency", "energy")}
+        missing = [k for k in suspects if k not in values]
+        if missing:
+            raise ConfirmationFailed(f"the fresh process measured no value for "
+                                     f"{', '.join(missing)}")
+        samples = child.run.get("control_samples") or []
+        control = RunContext(control_samples=[float(x) for x in samples]).control
+        return FreshRun(values, control, c.remeasure_rounds * c.remeasure_calls,
+                        float(child.run.get("timed_seconds") or 0.0))
+
+    return remeasure
+
+
+def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, RunContext]:
+    store, c = session._store, session.options.config
+    assert store is not None
+    comparison = Comparison(store.environment_key,
+                            histories(session._baseline) if session._baseline else None,
+                            store.other_environments())
+    campaign = session._campaign
+    context = RunContext(control_samples=list(campaign.control) if campaign else [],
+                         calls=c.rounds * c.calls_per_round)
+    session.context = context
+    can = c.remeasure and not in_child_process() and not interrupted \
+        and not session.options.update_baselines
+    metrics = {k.metric: k.quality for k in session.cases.values() if k.quality is not None}
+    judge = Judge(c.thresholds, metrics, policy_of(c.thresholds, c.remeasure_runs,
+                                                   c.remeasure_references))
+    judge.judge(session.records, comparison, context, _remeasure(session) if can else None)
+    return comparison, context
+
+
+def _clips(session: VidbenchSession) -> dict:
+    campaign = session._campaign
+    wanted = {case.measurement_key for case in session.cases.values()
+              if case.quality is not None and case.quality.needs_reference}
+    if campaign is None:
+        return {}
+    return {key: m.frames for key in sorted(wanted)
+            if (m := campaign.results.get(key)) is not None and m.error is None and m.frames}
+
+
+def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -> str:
+    """Append this run to the baselines, or say why not; the line goes into the report."""
+    from pytest_vidbench.quality.reference import ReferenceConfig
+
+    store, options, c = session._store, session.options, session.options.config
+    assert store is not None
+    if interrupted or exitstatus != pytest.ExitCode.OK:
+        return "baselines NOT updated: the run failed or was interrupted"
+    regressed = [r.key for r in session.records if r.verdict and r.verdict.status == "regression"]
+    if regressed and not options.accept_regressions:
+        session.failed_update = True
+        return (f"baselines NOT updated: this run regressed ({', '.join(regressed)}); a "
+                "regression must not become the baseline silently. Fix it, or record it on "
+                "purpose with --vidbench-accept-regressions")
+    if options.prune_baselines and session.deselected:
+        session.messages.append("baselines not pruned: tests were deselected (-k/-m); prune "
+                                "only on a run of the whole suite")
+    try:
+        outcome = store.update(
+            session.records, session.environment(), c.history,
+            options.prune_baselines and not session.deselected, references=_clips(session),
+            reference_config=ReferenceConfig(max_side=c.reference_max_side,
+                                             max_frames=c.reference_max_frames),
+            rebless=options.rebless, control=session.context.control_samples)
+    except InputError as error:
+        session.failed_update = True
+        return f"baselines NOT updated: {error}"
+    for key, why in outcome.skipped.items():
+        session.messages.append(f"reference clip for {key} not stored: {why}")
+    if outcome.pinned:
+        session.messages.append(f"reference clips kept (pinned) for {', '.join(outcome.pinned)};"
+                                " --vidbench-rebless replaces them")
+    line = f"baselines updated: {store.path}"
+    if regressed:
+        line += f" (recorded on purpose although it regressed: {', '.join(regressed)})"
+    return line + _more_runs(session)
+
+
+def _more_runs(session: VidbenchSession) -> str:
+    """--vidbench-runs N: N − 1 more runs, each in its own process, appended in turn."""
+    extra = session.options.runs - 1
+    if extra <= 0 or in_child_process():
+        return ""
+    args: list[str] = []
+    skip = False
+    for a in session.config.invocation_params.args:
+        if skip or a.startswith("--vidbench-runs"):
+            skip = a == "--vidbench-runs"  # its value is the next argument
+            continue
+        args.append(a)
+    done = 0
+    for _ in range(extra):
+        child = subprocess.run([sys.executable, "-m", "pytest", *args, "-q"],
+                               cwd=session.config.invocation_params.dir,
+                               env=dict(os.environ, **{CHILD_ENV: "1"}), check=False,
+                               capture_output=True, text=True)
+        if child.returncode != 0:
+            break
+        done += 1
+    return f"; {1 + done} of {session.options.runs} runs recorded"
+
+
+def run_info(session: VidbenchSession, report: RunReport, context: RunContext) -> dict[str, Any]:
+    c = session.options.config
+    store = session._store
+    return {
+        "device_setup": session.device_setup().to_json(), "warmup": c.warmup,
+        "rounds": c.rounds, "calls_per_round": c.calls_per_round,
+        "wall_seconds": report.wall_seconds, "timed_seconds": report.timed_seconds,
+        **context.to_json(),
+        "baseline_file": str(store.path) if store else None,
+        "baselines_updated": report.baselines_updated,
+    }

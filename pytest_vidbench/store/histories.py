@@ -1,0 +1,21 @@
+"""A baseline file as the gate reads it: one `TestHistory` per record key."""
+
+from __future__ import annotations
+
+from pytest_vidbench.gate.history import PastRun, TestHistory
+from pytest_vidbench.store.baselines import BaselineFile
+
+
+def histories(baseline: BaselineFile | None) -> dict[str, TestHistory]:
+    if baseline is None:
+        return {}
+    return {
+        key: TestHistory(
+            kind=entry.kind,
+            runs=tuple(PastRun(value=h.value, date=h.date, commit=h.commit,
+                               control=h.value / h.normalized if h.normalized else None)
+                       for h in entry.history),
+            samples=tuple(entry.samples), sample_labels=tuple(entry.sample_labels),
+            stages=dict(entry.stages))
+        for key, entry in baseline.tests.items()
+    }
