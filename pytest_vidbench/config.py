@@ -28,13 +28,10 @@ from pytest_vidbench.config_checks import (
     str_list,
 )
 
-__all__ = ["DTYPES", "ConfigError", "VidbenchConfig", "file_stem", "load_pyproject_config",
-           "parse_config"]
+__all__ = ["DTYPES", "ConfigError", "VidbenchConfig", "file_stem", "parse_config"]
 DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
-GENERATION_KEYS = (
-    "prompts", "seeds", "height", "width", "num_frames", "num_inference_steps",
-    "guidance_scale", "extra",
-)
+GENERATION_KEYS = ("prompts", "seeds", "height", "width", "num_frames",
+                   "num_inference_steps", "guidance_scale", "extra")
 
 
 @dataclass(frozen=True)
@@ -98,15 +95,12 @@ class VidbenchConfig:
     warmup: int = 1
     rounds: int = 10  # rounds buy precision; calls per round barely do (README, calibration)
     calls_per_round: int = 3
-    # Confirm a suspected slowdown in fresh processes before calling it a regression.
-    remeasure: bool = True
+    remeasure: bool = True  # confirm a suspected slowdown in fresh processes
     remeasure_runs: int = 6  # most fresh processes per suspect (fewer once it is decided)
     remeasure_rounds: int = 3  # rounds × calls in each fresh process: the process is the
     remeasure_calls: int = 2  # unit of replication, so each one is short (docs/verdicts.md)
     remeasure_references: int = 3  # unsuspected models re-measured as the suspects' peers
-    # Keep every pipeline resident and interleave them in each round (false: one at a time,
-    # for checkpoints too large to share the GPU).
-    interleave: bool = True
+    interleave: bool = True  # all pipelines resident, interleaved (false: one at a time)
     prompts: tuple[str, ...] = ()  # override every model's prompts
     seeds: tuple[int, ...] = ()  # override every model's seeds
     tf32: bool = False

@@ -128,7 +128,8 @@ def vidbench_energy(request: pytest.FixtureRequest, vidbench_case: BenchmarkCase
         return _record(request, vidbench_case, "J", status="skipped",
                        error=m.energy_unavailable or "energy: no samples")
     return _record(request, vidbench_case, "J", value=statistics.median(m.energy),
-                   samples=list(m.energy), details={"per": "video (one pipeline call)", **m.energy_details})
+                   samples=list(m.energy),
+                   details={"per": "video (one pipeline call)", **m.energy_details})
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from pytest_vidbench.store.baselines import BaselineError, BaselineStore, parse_
 
 def record(value: float, metric: str = "latency") -> ResultRecord:
     return ResultRecord(test_id="t", model="m", variant="fp32", metric=metric, kind="latency",
-                        unit="s", value=value, samples=[value, value * 1.01],
-                        details={"normalized_value": value / 0.02, "control_samples": [0.02]})
+                        unit="s", value=value, samples=[value, value * 1.01])
 
 
 ENV = {"device_kind": "cpu", "device_name": "cpu", "torch": "2.13.0", "git_commit": "abc" * 8}
@@ -28,7 +27,8 @@ def test_history_appends_and_keeps_the_last_k(tmp_path: Path):
     store = BaselineStore(tmp_path, "cpu-x-torch2.13")
     current = None
     for value in (1.0, 2.0, 3.0):
-        current = store.updated(current, [record(value)], ENV, history_limit=2, prune=False)
+        current = store.updated(current, [record(value)], ENV, history_limit=2, prune=False,
+                                control=[0.02])
         store.write(current)
         current = store.load()
     entry = current.tests["m[fp32]::latency"]

@@ -25,9 +25,10 @@ from pytest_vidbench.config import Thresholds
 from pytest_vidbench.gate.judge import Comparison, Judge
 from pytest_vidbench.measure.environment import cpu_model, environment_key
 from pytest_vidbench.models.zoo import BUILTIN_MODELS
-from pytest_vidbench.records import ResultRecord
+from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
 from pytest_vidbench.report import MARKER
 from pytest_vidbench.store.baselines import BaselineStore
+from pytest_vidbench.store.histories import histories
 from pytest_vidbench.store.results import load_results, results_document, write_results
 
 ENV = {"device_kind": "cpu", "device_name": "Test CPU 9000", "torch": "2.13.0+cpu",
@@ -37,16 +38,14 @@ KEY, OTHER_KEY = environment_key(ENV), environment_key(OTHER_ENV)
 MIB = 2**20
 
 
-def latency(model: str, center: float, seed: int, control: float = 0.01) -> ResultRecord:
+def latency(model: str, center: float, seed: int) -> ResultRecord:
     rng = random.Random(seed)
     samples = [center * (1 + rng.gauss(0, 0.01)) for _ in range(10)]
-    controls = [control * (1 + rng.gauss(0, 0.01)) for _ in range(10)]
-    value, control_median = statistics.median(samples), statistics.median(controls)
+    value = statistics.median(samples)
     return ResultRecord(
         test_id=f"benchmarks/test_vidbench.py::test_benchmark[{model}-fp32-latency]",
         model=model, variant="fp32", metric="latency", kind="latency", unit="s", value=value,
-        samples=samples, details={"control_samples": controls, "control_median": control_median,
-                                  "normalized_value": value / control_median})
+        samples=samples)
 
 
 def memory(model: str, mib: float) -> ResultRecord:
@@ -55,9 +54,10 @@ def memory(model: str, mib: float) -> ResultRecord:
                         value=mib * MIB, samples=[mib * MIB])
 
 
-def write_run(path: Path, records: list[ResultRecord], env: dict[str, Any] = ENV) -> Path:
+def write_run(path: Path, records: list[ResultRecord], env: dict[str, Any] = ENV,
+              run: dict[str, Any] | None = None) -> Path:
     write_results(path, results_document(records, env, {"warmup": 1, "rounds": 5,
-                                                        "calls_per_round": 2}))
+                                                        "calls_per_round": 2, **(run or {})}))
     return path
 
 
@@ -156,7 +156,8 @@ def test_compare_against_baseline_file_reaches_the_runs_verdicts(
     baseline = None
     for run in range(6):
         records = [latency(m, c, 100 * run + i) for i, (m, c) in enumerate(models.items())]
-        baseline = store.updated(baseline, [*records, memory("m0", 100)], ENV, 10, prune=False)
+        baseline = store.updated(baseline, [*records, memory("m0", 100)], ENV, 10, prune=False,
+                                 date=f"2026-01-01T00:00:{run:02}", control=[0.01] * 10)
     store.write(baseline)
     baseline = store.load()
     # Unchanged, much slower (a confirmed regression), a little slower, faster; memory too.
@@ -164,18 +165,19 @@ def test_compare_against_baseline_file_reaches_the_runs_verdicts(
            latency("m3", 1.2, 10), memory("m0", 130)]
     asked: list[str] = []
 
-    def fresh_process(keys: list[str]) -> dict[str, list[tuple[float, float | None,
-                                                               float | None]]]:
-        asked.extend(keys)  # what the run's fresh-process re-measurements would return
+    def fresh_process(suspects: list[str], refs: list[str]) -> FreshRun:
+        asked.extend(suspects)  # what the run's fresh-process re-measurements would return
         by_key = {r.key: r for r in new}
-        return {k: [(by_key[k].value * f, by_key[k].details["normalized_value"] * f, None)
-                    for f in (1.01, 0.99)] for k in keys}
+        f = 1.01 if len(asked) % 2 else 0.99
+        return FreshRun({k: by_key[k].value * f for k in [*suspects, *refs]}, 0.01 * f, 6)
 
     judged = copy.deepcopy(new)
-    Judge(Thresholds(), {}).judge(judged, Comparison(KEY, baseline, []), fresh_process)
+    context = RunContext([0.01] * 10, 10)
+    Judge(Thresholds(), {}).judge(judged, Comparison(KEY, histories(baseline), []), context,
+                                  fresh_process)
     expected = [r.verdict.status for r in judged]
     assert "regression" in expected and asked, "the scenario must exercise re-measurement"
-    new_path = write_run(tmp_path / "new.json", judged)
+    new_path = write_run(tmp_path / "new.json", judged, run=context.to_json())
     code, out, _ = cli(capsys, "compare", str(store.path), str(new_path), "--json", "out.json")
     assert code == 1
     assert statuses(tmp_path / "out.json") == expected

@@ -42,7 +42,7 @@ def test_results_file_records_every_test(pytester: pytest.Pytester):
     latency = by_metric["latency"]
     assert latency["kind"] == "latency" and latency["unit"] == "s"
     assert len(latency["samples"]) == 3 and latency["status"] == "ok"
-    assert latency["details"]["control_samples"]  # the control workload ran in each round
+    assert document["run"]["control_samples"]  # the control workload ran, once per run
     assert by_metric["memory"]["unit"] == "B" and by_metric["memory"]["value"] >= 0
     flicker = by_metric["flicker"]
     assert flicker["kind"] == "quality" and flicker["direction"] == "higher"
@@ -129,7 +129,9 @@ def test_update_writes_git_friendly_baselines_and_references(pytester: pytest.Py
     entry = document["tests"]["toy[fp32]::latency"]
     assert len(entry["history"]) == 1 and len(entry["samples"]) == 3
     references = list(path.with_suffix("").glob("references/*.npz"))
-    assert [p.name for p in references] == ["toy__fp32.npz"]
+    # Content-addressed names, so the JSON and its clips switch together (store/transaction.py).
+    assert [p.name.split(".")[0] for p in references] == ["toy__fp32"]
+    assert document["references"]
     # The next unchanged run compares against them: psnr at its cap, nothing flagged.
     pytester.runpytest("--vidbench").assert_outcomes(passed=4)
     found = verdicts(pytester)

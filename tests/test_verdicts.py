@@ -1,4 +1,4 @@
-"""Verdict policies: properties of the timing rule, and the deterministic memory/quality rules."""
+"""The gate's verdicts, as specifications (gate/confirm.py describes the procedure)."""
 
 from __future__ import annotations
 
@@ -11,159 +11,202 @@ from hypothesis import strategies as st
 
 from pytest_vidbench.calibrate.synthetic import NoiseModel, false_alarm_rate
 from pytest_vidbench.config import Thresholds
+from pytest_vidbench.gate.confirm import ConfirmationFailed
+from pytest_vidbench.gate.history import PastRun, stable_start
+from pytest_vidbench.gate.history import TestHistory as History
 from pytest_vidbench.gate.judge import Comparison, Judge
-from pytest_vidbench.gate.timing import judge_memory, judge_quality
+from pytest_vidbench.gate.memory import judge_memory
+from pytest_vidbench.gate.quality import judge_quality
 from pytest_vidbench.quality.metrics import FLICKER, PSNR
-from pytest_vidbench.records import ResultRecord
-from pytest_vidbench.store.baselines import BaselineEntry, BaselineFile, RunSummary
+from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
 
 SEVERITY = {"improvement": 0, "unchanged": 1, "suspicious": 2, "regression": 3}
+CONTROL = 0.02
 
 
-def latency_record(i: int, value: float, control: float = 0.02) -> ResultRecord:
-    samples = [value * f for f in (0.98, 0.99, 1.0, 1.01, 1.02)]
-    controls = [control * f for f in (0.99, 1.0, 1.01)]
-    return ResultRecord(
-        test_id=f"t::b{i}", model=f"b{i}", variant="fp32", metric="latency", kind="latency",
-        unit="s", value=value, samples=samples,
-        details={"control_samples": controls, "control_median": control,
-                 "normalized_value": value / control},
-    )
+def key(i: int) -> str:
+    return f"b{i}[fp32]::latency"
 
 
-def baseline(histories: list[list[float]], control: float = 0.02) -> BaselineFile:
-    tests = {}
-    for i, history in enumerate(histories):
-        tests[f"b{i}[fp32]::latency"] = BaselineEntry(
-            model=f"b{i}", variant="fp32", metric="latency", kind="latency", unit="s",
-            direction="lower",
-            history=[RunSummary(value=v, date="d", normalized=v / control) for v in history],
-            samples=[history[-1]] * 5, control=[control] * 3)
-    return BaselineFile(path=None, environment_key="k", environment={}, tests=tests)  # type: ignore[arg-type]
+def record(i: int, value: float) -> ResultRecord:
+    return ResultRecord(test_id=f"t::b{i}", model=f"b{i}", variant="fp32", metric="latency",
+                        kind="latency", unit="s", value=value,
+                        samples=[value * f for f in (0.98, 0.99, 1.0, 1.01, 1.02)])
 
 
-def judge(currents: list[float], histories: list[list[float]], scale: float = 1.0,
-          fresh: dict[str, list[tuple[float, float | None, float | None]]] | None = None
-          ) -> list[str]:
-    records = [latency_record(i, v * scale, 0.02 * scale) for i, v in enumerate(currents)]
-    base = baseline([[h * scale for h in hist] for hist in histories], 0.02 * scale)
-    remeasure = None if fresh is None else (lambda keys: {k: fresh[k] for k in keys if k in fresh})
-    Judge(Thresholds(), {}).judge(records, Comparison("k", base, []), remeasure)
+def histories(values: list[list[float]], controls: list[float] | None = None
+              ) -> dict[str, History]:
+    """values[i][r]: model i in past run r; runs of one index share a date (one process)."""
+    n = len(values[0])
+    controls = controls or [CONTROL] * n
+    return {key(i): History("latency", tuple(
+        PastRun(v, f"2026-01-01T00:00:{r:02}", control=controls[r]) for r, v in enumerate(row)),
+        samples=(row[-1],) * 5) for i, row in enumerate(values)}
+
+
+def noisy(rng: np.random.Generator, models: int = 6, runs: int = 10, sd: float = 0.03
+          ) -> list[list[float]]:
+    return [list(0.2 * np.exp(rng.normal(0, sd, size=runs))) for _ in range(models)]
+
+
+def fresh_source(factors: dict[int, float], base: float = 0.2, control: float = CONTROL,
+                 fail: str | None = None):
+    calls: list[list[str]] = []
+
+    def remeasure(suspects: list[str], refs: list[str]) -> FreshRun:
+        if fail:
+            raise ConfirmationFailed(fail)
+        calls.append(suspects)
+        wanted = [*suspects, *refs]
+        jitter = 1 + 0.002 * (len(calls) % 3 - 1)
+        return FreshRun({k: base * factors.get(int(k[1:k.index("[")]), 1.0) * jitter
+                         for k in wanted}, control, 6)
+
+    remeasure.calls = calls  # type: ignore[attr-defined]
+    return remeasure
+
+
+def judge(currents: list[float], past: dict[str, History], control: float = CONTROL,
+          remeasure=None) -> list[str]:
+    records = [record(i, v) for i, v in enumerate(currents)]
+    context = RunContext(control_samples=[control] * 3, calls=30)
+    Judge(Thresholds(), {}).judge(records, Comparison("k", past, []), context, remeasure)
     return [r.verdict.status for r in records]
-
-
-def noisy_history(rng: np.random.Generator, n: int, sd: float = 0.03) -> list[float]:
-    return list(np.exp(rng.normal(math.log(0.2), sd, size=n)))
 
 
 families = st.integers(0, 10_000).map(np.random.default_rng)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(families, st.floats(0.5, 2.0), st.floats(0.01, 100))
 def test_multiplying_every_latency_by_a_constant_changes_no_verdict(rng, slowdown, c):
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    currents = [0.2 * slowdown] + [0.2] * 5
-    assert judge(currents, histories) == judge(currents, histories, scale=c)
+    past = noisy(rng)
+    now = [0.2 * slowdown] + [0.2] * 5
+    scaled = {k: History("latency", tuple(PastRun(r.value * c, r.date, control=r.control * c)
+                                              for r in t.runs)) for k, t in histories(past).items()}
+    assert judge(now, histories(past)) == judge([v * c for v in now], scaled, CONTROL * c)
 
 
-@settings(max_examples=60, deadline=None)
-@given(families, st.floats(1.0, 1.5), st.floats(0.0, 0.5))
+@settings(max_examples=40, deadline=None)
+@given(families, st.floats(1.0, 2.0), st.floats(0.0, 0.5))
 def test_a_larger_slowdown_is_never_judged_less_severe(rng, slowdown, extra):
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    rest = [0.2] * 5
-    small = judge([0.2 * slowdown, *rest], histories)[0]
-    large = judge([0.2 * slowdown * (1 + extra), *rest], histories)[0]
+    past = histories(noisy(rng))
+    small = judge([0.2 * slowdown] + [0.2] * 5, past)[0]
+    large = judge([0.2 * (slowdown + extra)] + [0.2] * 5, past)[0]
     assert SEVERITY[large] >= SEVERITY[small]
 
 
-@settings(max_examples=60, deadline=None)
-@given(families, st.lists(st.floats(-0.5, 0.5), min_size=6, max_size=6))
-def test_regression_and_improvement_mirror_each_other(rng, log_changes):
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    centers = [math.exp(float(np.mean(np.log(h)))) for h in histories]
-    slower = judge([c * math.exp(d) for c, d in zip(centers, log_changes, strict=True)],
-                   histories)
-    faster = judge([c * math.exp(-d) for c, d in zip(centers, log_changes, strict=True)],
-                   histories)
-    for a, b in zip(slower, faster, strict=True):
-        assert (a == "regression") == (b == "improvement")
-        assert (a == "improvement") == (b == "regression")
+def test_a_slowdown_confirmed_by_fresh_processes_on_their_own_is_a_regression():
+    past = histories(noisy(np.random.default_rng(0)))
+    remeasure = fresh_source({0: 1.4})
+    assert judge([0.28] + [0.2] * 5, past, remeasure=remeasure) == ["regression"] + \
+        ["unchanged"] * 5
+    assert remeasure.calls and all(calls == [key(0)] for calls in remeasure.calls)
 
 
-def test_a_big_slowdown_with_a_confirming_remeasurement_is_a_regression():
-    rng = np.random.default_rng(0)
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    key = "b0[fp32]::latency"
-    fresh = {key: [(0.3, 15.0, None), (0.3, 15.0, None)]}
-    statuses = judge([0.3] + [0.2] * 5, histories, fresh=fresh)
-    assert statuses == ["regression"] + ["unchanged"] * 5
+def test_a_slowdown_the_fresh_processes_do_not_show_is_not_a_regression():
+    past = histories(noisy(np.random.default_rng(0)))
+    records = [record(i, v) for i, v in enumerate([0.3] + [0.2] * 5)]
+    remeasure = fresh_source({})
+    Judge(Thresholds(), {}).judge(records, Comparison("k", past, []),
+                                  RunContext([CONTROL] * 3, 30), remeasure)
+    assert records[0].verdict.status == "unchanged"
+    assert "did not show the slowdown again" in records[0].verdict.reason
+    assert len(remeasure.calls) == 1  # futility: one fresh process was enough to tell
 
 
-def test_a_slowdown_that_does_not_reproduce_in_a_fresh_process_is_not_a_regression():
-    rng = np.random.default_rng(0)
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    fresh = {"b0[fp32]::latency": [(0.2, 10.0, None), (0.2, 10.0, None)]}
-    statuses = judge([0.3] + [0.2] * 5, histories, fresh=fresh)
-    assert statuses[0] in ("suspicious", "unchanged")
-
-
-def test_a_failed_remeasurement_never_fails_the_gate():
-    rng = np.random.default_rng(0)
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    assert judge([0.3] + [0.2] * 5, histories, fresh={})[0] == "suspicious"
+def test_a_confirmation_that_cannot_run_fails_closed():
+    past = histories(noisy(np.random.default_rng(0)))
+    records = [record(i, v) for i, v in enumerate([0.4] + [0.2] * 5)]
+    Judge(Thresholds(), {}).judge(records, Comparison("k", past, []),
+                                  RunContext([CONTROL] * 3, 30),
+                                  fresh_source({}, fail="the child ran out of memory"))
+    assert records[0].verdict.status == "regression"
+    assert "could not be confirmed" in records[0].verdict.reason
+    assert "out of memory" in records[0].verdict.reason
 
 
 def test_a_whole_process_running_slow_is_not_a_regression():
-    # Every benchmark and the control 46% slower: the slowdown of one process seen in noise.md.
-    rng = np.random.default_rng(1)
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    records = [latency_record(i, 0.2 * 1.46, 0.02 * 1.46) for i in range(6)]
-    comparison = Comparison("k", baseline(histories), [])
-    Judge(Thresholds(), {}).judge(records, comparison, None)
-    assert {r.verdict.status for r in records} <= {"unchanged", "suspicious"}
-    assert any("control workload ran +46%" in note for note in comparison.notes)
+    past = histories(noisy(np.random.default_rng(1)))
+    assert set(judge([0.2 * 1.46] * 6, past, CONTROL * 1.46,
+                     fresh_source({}))) <= {"unchanged", "suspicious"}
+
+
+def test_a_fast_process_does_not_hide_one_model_slowing():
+    # Hole 2: every model and the control 19% fast, one model +30% on top.
+    past = histories(noisy(np.random.default_rng(2)))
+    now = [0.2 * 0.81 * 1.3] + [0.2 * 0.81] * 5
+    statuses = judge(now, past, CONTROL * 0.81, fresh_source({0: 1.3}, 0.2 * 0.81, CONTROL * 0.81))
+    assert statuses == ["regression"] + ["unchanged"] * 5
+
+
+def test_a_slowdown_shared_by_a_third_of_the_models_names_each_of_them():
+    past = histories(noisy(np.random.default_rng(3)))
+    factors = {0: 1.3, 1: 1.3}
+    now = [0.2 * factors.get(i, 1.0) for i in range(6)]
+    assert judge(now, past, remeasure=fresh_source(factors)) == ["regression"] * 2 + \
+        ["unchanged"] * 4
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: with half the models shifted, the MAD "
+                   "behind the heterogeneity term breaks down and widens every interval")
+def test_a_slowdown_shared_by_half_the_models_names_each_of_them():
+    past = histories(noisy(np.random.default_rng(3)))
+    factors = {0: 1.3, 1: 1.3, 2: 1.3}
+    now = [0.2 * factors.get(i, 1.0) for i in range(6)]
+    assert judge(now, past, remeasure=fresh_source(factors)) == ["regression"] * 3 + \
+        ["unchanged"] * 3
+
+
+def test_a_slowdown_every_model_shares_is_caught_by_the_control_workload():
+    past = histories(noisy(np.random.default_rng(7)))
+    factors = dict.fromkeys(range(6), 1.3)
+    assert judge([0.26] * 6, past, remeasure=fresh_source(factors)) == ["regression"] * 6
+
+
+def test_a_step_after_a_speed_up_is_judged_against_the_newest_level():
+    rng = np.random.default_rng(4)
+    runs = [list(0.2 * np.exp(rng.normal(0, 0.02, size=10))) for _ in range(6)]
+    runs[0] = [v * (0.8 if r >= 5 else 1.0) for r, v in enumerate(runs[0])]  # −20% at run 5
+    assert stable_start([math.log(v) for v in runs[0]], 0.03) == 5
+    now = [0.2 * 0.8 * 1.15] + [0.2] * 5
+    assert judge(now, histories(runs), remeasure=fresh_source({0: 0.8 * 1.15}))[0] == \
+        "regression"
 
 
 def test_a_short_history_can_be_suspicious_but_never_a_regression():
-    statuses = judge([0.5] + [0.2] * 5, [[0.2]] * 6)
-    assert statuses[0] == "suspicious"
-    assert "regression" not in judge([5.0] + [0.2] * 5, [[0.2, 0.2]] * 6)
+    past = histories([[0.2]] * 6)
+    assert judge([0.5] + [0.2] * 5, past)[0] == "suspicious"
 
 
-def test_no_history_is_new():
-    records = [latency_record(0, 0.2)]
-    Judge(Thresholds(), {}).judge(records, Comparison("k", None, []), None)
+def test_no_history_is_new_and_another_environment_is_incomparable():
+    records = [record(0, 0.2)]
+    Judge(Thresholds(), {}).judge(records, Comparison("k", {}, []), RunContext(), None)
     assert records[0].verdict.status == "new"
-
-
-def test_another_environment_is_incomparable_with_a_warning_naming_both():
-    records = [latency_record(0, 0.2)]
     comparison = Comparison("cpu-a-torch2.13", None, ["cuda-h100-torch2.13"])
-    Judge(Thresholds(), {}).judge(records, comparison, None)
+    Judge(Thresholds(), {}).judge(records, comparison, RunContext(), None)
     assert records[0].verdict.status == "incomparable"
-    (line,) = comparison.warnings()
-    assert "cpu-a-torch2.13" in line and "cuda-h100-torch2.13" in line
+    assert "cuda-h100-torch2.13" in records[0].verdict.reason
 
 
 def test_family_wise_false_alarms_stay_within_the_bound_on_null_data():
-    # 60 checks, history 10, this machine's noise shape: FWER ≤ 1% (+ simulation slack).
-    rate = false_alarm_rate(NoiseModel(cv=0.05), checks=60, history=10, sessions=150)
-    assert rate <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / 150)
+    rate = false_alarm_rate(NoiseModel(), checks=7, history=10, sessions=60)
+    assert rate <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / 60)
 
 
 @given(st.floats(1e6, 1e10))
 def test_memory_with_a_zero_variance_history_still_alerts(base):
-    assert judge_memory(base * 1.10 + 32 * 2**20, base, 0.02, 16 * 2**20).status == "regression"
-    assert judge_memory(base, base, 0.02, 16 * 2**20).status == "unchanged"
+    assert judge_memory(base * 1.10 + 32 * 2**20, base, 0.01, 16 * 2**20).status == "regression"
+    assert judge_memory(base, base, 0.01, 16 * 2**20).status == "unchanged"
 
 
-def test_memory_needs_both_tolerances():
+def test_memory_is_flagged_beyond_the_larger_tolerance():
     mib = 2**20
-    assert judge_memory(110 * mib, 100 * mib, 0.02, 16 * mib).status == "unchanged"  # +10 MiB
-    assert judge_memory(4020 * mib, 4000 * mib, 0.02, 16 * mib).status == "unchanged"  # +0.5%
-    assert judge_memory(4200 * mib, 4000 * mib, 0.02, 16 * mib).status == "regression"
-    assert judge_memory(3800 * mib, 4000 * mib, 0.02, 16 * mib).status == "improvement"
+    assert judge_memory(110 * mib, 100 * mib, 0.01, 16 * mib).status == "unchanged"  # +10 MiB
+    assert judge_memory(4020 * mib, 4000 * mib, 0.01, 16 * mib).status == "unchanged"  # +0.5%
+    assert judge_memory(40_700 * mib, 40_000 * mib, 0.01, 16 * mib).status == "regression"
+    assert judge_memory(4200 * mib, 4000 * mib, 0.01, 16 * mib).status == "regression"
+    assert judge_memory(3800 * mib, 4000 * mib, 0.01, 16 * mib).status == "improvement"
 
 
 def test_quality_is_paired_by_prompt_and_seed_and_direction_aware():
@@ -180,58 +223,3 @@ def test_fidelity_is_judged_against_its_floor():
     verdict = judge_quality(PSNR, {"p0/s0": 100.0, "p1/s0": PSNR.floor - 1}, {})
     assert verdict.status == "regression"
     assert verdict.limit == pytest.approx(PSNR.floor)
-
-
-def test_one_model_slowing_more_than_its_peers_is_caught_while_the_machine_drifts():
-    # Per-process noise of 8% shared by all models, 3% of their own; then the whole machine
-    # runs 20% slower and one model 50% slower: only that one is a regression.
-    rng = np.random.default_rng(5)
-    machine = np.exp(rng.normal(0, 0.08, size=10))
-    histories = [list(0.2 * machine * np.exp(rng.normal(0, 0.03, size=10))) for _ in range(6)]
-    # The control workload slows with the machine (without it, "every model 20% slower" is a
-    # change they all share, and the control normaliser would rightly catch it).
-    records = [latency_record(i, 0.2 * 1.2 * (1.5 if i == 0 else 1.0), 0.02 * 1.2)
-               for i in range(6)]
-    base = baseline(histories)
-    for i, entry in enumerate(base.tests.values()):
-        for run, summary in enumerate(entry.history):
-            others = [math.log(h[run]) for j, h in enumerate(histories) if j != i]
-            summary.peers = math.exp(sum(others) / len(others))
-    fresh = {"b0[fp32]::latency": [(0.36, 15.0, 0.36 / 0.24), (0.36, 15.0, 0.36 / 0.24)]}
-    Judge(Thresholds(), {}).judge(records, Comparison("k", base, []),
-                                  lambda keys: {k: fresh[k] for k in keys if k in fresh})
-    statuses = [r.verdict.status for r in records]
-    assert statuses[0] == "regression"
-    assert "regression" not in statuses[1:]
-    assert records[0].verdict.extra["decided_on"] == "peers"  # the control ran 20% slow too
-
-
-def peer_history(histories: list[list[float]], base: BaselineFile) -> None:
-    for i, entry in enumerate(base.tests.values()):
-        for run, summary in enumerate(entry.history):
-            others = [math.log(h[run]) for j, h in enumerate(histories) if j != i]
-            summary.peers = math.exp(sum(others) / len(others))
-
-
-def test_a_slowdown_every_model_shares_is_caught_by_the_control_workload():
-    # A shared attention kernel 30% slower in every model; the control workload is not.
-    rng = np.random.default_rng(7)
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    base = baseline(histories)
-    peer_history(histories, base)
-    records = [latency_record(i, 0.2 * 1.3) for i in range(6)]
-    fresh = {f"b{i}[fp32]::latency": [(0.26, 13.0, 1.0)] * 2 for i in range(6)}
-    Judge(Thresholds(), {}).judge(records, Comparison("k", base, []),
-                                  lambda keys: {k: fresh[k] for k in keys if k in fresh})
-    assert [r.verdict.status for r in records] == ["regression"] * 6
-    assert {r.verdict.extra["decided_on"] for r in records} == {"raw+control"}
-
-
-def test_every_model_and_the_control_slower_together_is_not_a_regression():
-    rng = np.random.default_rng(8)
-    histories = [noisy_history(rng, 10) for _ in range(6)]
-    base = baseline(histories)
-    peer_history(histories, base)
-    records = [latency_record(i, 0.2 * 1.3, 0.02 * 1.3) for i in range(6)]
-    Judge(Thresholds(), {}).judge(records, Comparison("k", base, []), None)
-    assert "regression" not in {r.verdict.status for r in records}

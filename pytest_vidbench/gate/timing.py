@@ -101,7 +101,7 @@ def heterogeneity(evidence: Sequence[Evidence]) -> float:
     regression of that model. The spread is robust (MAD), so a minority of real
     regressions does not inflate it.
     """
-    if len(evidence) < 4:
+    if len(evidence) < 6:  # a MAD of fewer tests is too unstable to widen anything
         return 0.0
     spread = stats.mad_scale([e.delta for e in evidence]) ** 2
     expected = statistics.median(e.se**2 for e in evidence)

@@ -1,9 +1,7 @@
-"""The measurement campaign: every model's generations, done once per session, in rounds.
+"""The measurement campaign: every model's generations, once per session, in rounds.
 
-Each round times a few calls of every model (in a rotating order) and the control workload,
-so a transient slowdown of the machine is spread over all tests instead of landing on one.
-Tests then only read what the campaign measured: ten metrics never mean ten times the
-generation time.
+Each round times a few calls of every model (rotating order) and the control workload, so
+a transient slowdown is spread over all tests; tests only read what the campaign measured.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from pytest_vidbench.measure.generation import (
     GenerationError,
     PipelineRunner,
     Runner,
+    add_stages,
     check_frames,
 )
 from pytest_vidbench.measure.progress import Progress
@@ -81,7 +80,6 @@ def _describe_oom(entry: ModelEntry, variant: VariantConfig) -> str:
         f"{spec.height}×{spec.width}×{spec.num_frames}, {spec.num_inference_steps} steps, "
         f"dtype {variant.dtype or entry.dtype}"
     )
-
 
 def _free_memory(setup: DeviceSetup) -> None:
     gc.collect()
@@ -148,7 +146,7 @@ class MeasurementCampaign:
             m.build_failed = m.runner is None
             self._fail(m, f"{m.entry.name} [{m.variant_name}]: {type(error).__name__}: {error}")
 
-    def _fail(self, m: Measurements, message: str) -> None:
+    def _fail(self, m: Measurements, message: str) -> None:  # kept, never raised
         m.error = message
         m.runner = None
         _free_memory(self.setup)
@@ -208,21 +206,8 @@ class MeasurementCampaign:
             m.latency_rounds.append(round_index)
             self.timed_seconds += seconds
             if clock is not None:
-                self._add_stages(m, clock.resolve(), seconds)
+                add_stages(m.stages, clock.resolve(), seconds)
         return seconds
-
-    @staticmethod
-    def _add_stages(m: Measurements, stages: dict[str, list[float]], total: float) -> None:
-        per_call = {name: sum(values) for name, values in stages.items()}
-        for name in ("text_encoder", "vae_decode"):
-            if name in per_call:
-                m.stages.setdefault(name, []).append(round(per_call[name], 9))
-        if "denoise_step" in stages:
-            steps = stages["denoise_step"]
-            m.stages.setdefault("denoise_step", []).extend(round(s, 9) for s in steps)
-        if per_call:
-            other = max(total - sum(per_call.values()), 0.0)
-            m.stages.setdefault("other", []).append(round(other, 9))
 
     # -- rounds ------------------------------------------------------------------------
 
@@ -308,8 +293,7 @@ class MeasurementCampaign:
         m.runner = None
         _free_memory(self.setup)
 
-    def release_all(self) -> None:
-        """Drop every pipeline (frames stay): a child process needs the device next."""
+    def release_all(self) -> None:  # frames stay; a child process needs the device next
         for m in self.results.values():
             m.runner = None
         self._control = None

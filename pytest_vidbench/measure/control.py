@@ -2,7 +2,7 @@
 
 Measured on this machine, some processes run 40–70% slower for every workload at once. A
 benchmark's time divided by the control's time, taken in the same rounds, cancels most of
-that (run-to-run CV 15% → 5% in ../shared/notes/noise.md). It shares no code with the
+that (run-to-run CV 15% → 5%, docs/noise.md). It shares no code with the
 pipelines, so a change to a pipeline cannot hide in it; a change to torch itself can, which
 is why the raw figure is judged too.
 

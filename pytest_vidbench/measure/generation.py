@@ -175,3 +175,18 @@ class CallableRunner:
 
     def first_nonfinite_step(self, prompt: str, seed: int) -> int | None:
         return None
+
+
+def add_stages(into: dict[str, list[float]], stages: dict[str, list[float]],
+               total: float) -> None:
+    """Fold one call's stage timings into per-stage samples; the rest of the call is `other`."""
+    per_call = {name: sum(values) for name, values in stages.items()}
+    for name in ("text_encoder", "vae_decode"):
+        if name in per_call:
+            into.setdefault(name, []).append(round(per_call[name], 9))
+    if "denoise_step" in stages:
+        steps = stages["denoise_step"]
+        into.setdefault("denoise_step", []).extend(round(s, 9) for s in steps)
+    if per_call:
+        other = max(total - sum(per_call.values()), 0.0)
+        into.setdefault("other", []).append(round(other, 9))

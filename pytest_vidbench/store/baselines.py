@@ -1,8 +1,7 @@
 """Baselines in `baselines/`: one git-friendly JSON file per environment key.
 
-Per test, a file keeps a run-level history (the summary of each of the last K runs, with
-commit and date) and the raw samples of the newest run. Files change only through
-`--vidbench-update-baselines` at the end of a completed run: `update`, locked and atomic.
+Per test: a run-level history (last K runs' summaries, commit, date) and the newest run's
+samples. Files change only through `update` (locked, atomic), at the end of a completed run.
 """
 
 from __future__ import annotations
@@ -53,7 +52,6 @@ class RunSummary:
     date: str
     commit: str | None = None
     normalized: float | None = None  # latency ÷ the run's control workload time
-    peers: float | None = None  # read from older files; the gate rebuilds peers by date
     n: int = 0  # samples behind the value
 
 
@@ -124,7 +122,7 @@ def _parse_summary(data: Any, path: Path, where: str, kind: str) -> RunSummary:
         raise _fail(path, f"{where}.value: a {kind} value must be {range_text(kind)}")
     return RunSummary(value=float(data["value"]), date=data["date"], commit=commit,
                       normalized=None if normalized is None else float(normalized),
-                      peers=None if peers is None else float(peers), n=n)
+                      n=n)
 
 
 def _parse_test(key: str, data: Any, path: Path) -> BaselineEntry:
