@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pytest_vidbench.gate import stats
-from pytest_vidbench.gate.timing import Evidence, assess, median_variance
+from pytest_vidbench.gate.timing import Evidence, Prior, assess, median_variance
 from pytest_vidbench.gate.views import CONTROL, PEERS, RAW, Series, peers_series
 from pytest_vidbench.records import FreshRun, RunContext
 
@@ -61,16 +61,17 @@ class Candidate:
     fresh: Evidence | None = None
     closed_early: bool = False
 
-    @property
-    def screened(self) -> bool:
-        return self.first.delta >= math.log1p(self.min_effect / 2)
+    def suspect(self, screen_p: float) -> bool:
+        """The screen: unadjusted p and half the minimum effect, on this run alone."""
+        return self.first.p_worse <= screen_p and \
+            self.first.delta >= math.log1p(self.min_effect / 2)
 
 
 @dataclass(frozen=True)
 class ViewFit:
     """Per view: the moderation prior, the change-point noise and this run's τ²."""
 
-    prior: object
+    prior: Prior
     noise: float
     tau2: float
 
@@ -118,8 +119,8 @@ def fresh_evidence(c: Candidate, runs: Sequence[FreshRun], refs: Sequence[str],
     extra = max(median_variance(per_call_var, calls) - median_variance(per_call_var, main_calls),
                 0.0)
     fit = fits[view]
-    return assess(series, values, view, fit.prior, policy.noise_floor, fit.noise,  # type: ignore[arg-type]
-                  fit.tau2, extra)
+    return assess(series, values, view, fit.prior, policy.noise_floor, fit.noise, fit.tau2,
+                  extra)
 
 
 def futile(e: Evidence, min_effect: float, z: float) -> bool:
@@ -130,7 +131,7 @@ def confirm(candidates: Sequence[Candidate], refs: list[str], remeasure: Remeasu
             histories: dict, fits: dict[str, ViewFit], policy: Policy, context: RunContext,
             per_call_var: float) -> None:
     """Run fresh processes for the suspects until each is decided; fills `c.fresh`."""
-    open_ = [c for c in candidates]
+    open_ = list(candidates)
     for k in range(policy.max_processes):
         try:
             run = remeasure(sorted(c.key for c in open_), refs)

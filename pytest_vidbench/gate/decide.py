@@ -173,7 +173,7 @@ def decide(s1: Stage1, policy: Policy, confirmed: bool, failed: str | None) -> d
         runs = e.k if c.fresh is not None else 0
         status, p = "unchanged", final_p[i]
         reason = "within the noise or below the minimum effect"
-        suspect = c.first.p_worse <= policy.screen_p and c.screened
+        suspect = c.suspect(policy.screen_p)
         if final_ok[i] and e.effect_at_least(c.min_effect):
             status = "regression"
             reason = (f"confirmed by {runs} fresh process(es) on their own; significant after "

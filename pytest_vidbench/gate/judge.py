@@ -150,7 +150,7 @@ class Judge:
         control = context.control if self.thresholds.control else None
         s1 = stage1(inputs, histories, control, self.policy)
         p = self.policy
-        suspects = [c for c in s1.candidates if c.first.p_worse <= p.screen_p and c.screened]
+        suspects = [c for c in s1.candidates if c.suspect(p.screen_p)]
         if suspects and remeasure is not None:
             keys = {c.key for c in suspects}
             by_speed = sorted((r for r, _ in timing if r.kind == "latency" and r.key not in keys
