@@ -119,3 +119,40 @@ def _case(entry: ModelEntry, variant: VariantConfig, name: str,
         raise ConfigError(f"unknown metric {name!r}; known metrics: {known}. Register new ones "
                           "with the pytest_vidbench_quality_metrics hook in conftest.py")
     return BenchmarkCase(entry, variant, name, "quality", metrics.get(name))
+
+
+def parametrize(metafunc: pytest.Metafunc, config: VidbenchConfig, errors: list[str]) -> None:
+    """One parameter per case; a bad selection becomes a usage error after collection."""
+    if CASE_FIXTURE not in metafunc.fixturenames:
+        return
+    models, metrics = scoped_registries(metafunc.definition.ihook)
+    try:
+        cases = select_cases(config, models, metrics,
+                             metafunc.definition.get_closest_marker("vidbench"))
+    except ConfigError as error:  # a usage error (exit 4), reported after collection
+        errors.append(f"{metafunc.definition.nodeid}: {error}")
+        cases = []
+    metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.id for c in cases])
+
+
+def case_of(item: pytest.Item) -> BenchmarkCase | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    case = callspec.params.get(CASE_FIXTURE)
+    return case if isinstance(case, BenchmarkCase) else None
+
+
+def check_collected(items: list[pytest.Item], errors: list[str]) -> set[str]:
+    """The record keys of every collected case; two test functions producing the same
+    record key is an error (their results would overwrite each other)."""
+    owners: dict[str, str] = {}
+    for item in items:
+        case = case_of(item)
+        if case is None:
+            continue
+        function = item.nodeid.split("[", 1)[0]
+        if owners.setdefault(case.record_key, function) != function:
+            errors.append(f"{case.record_key} is produced by both {owners[case.record_key]} "
+                          f"and {function}: give the two tests different models or metrics")
+    return set(owners)

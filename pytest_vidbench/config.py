@@ -101,6 +101,7 @@ class VidbenchConfig:
     remeasure_calls: int = 2  # unit of replication, so each one is short (docs/verdicts.md)
     remeasure_references: int = 3  # unsuspected models re-measured as the suspects' peers
     interleave: bool = True  # all pipelines resident, interleaved (false: one at a time)
+    model_timeout: int = 1800  # seconds per model, build and calls together (0: no limit)
     prompts: tuple[str, ...] = ()  # override every model's prompts
     seeds: tuple[int, ...] = ()  # override every model's seeds
     tf32: bool = False
@@ -230,7 +231,7 @@ _SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
 _COUNTS = {
     "threads": 1, "warmup": 0, "rounds": 1, "calls_per_round": 1, "remeasure_runs": 1,
     "remeasure_rounds": 1, "remeasure_calls": 1, "remeasure_references": 0,
-    "history": 1, "reference_max_side": 8, "reference_max_frames": 2,
+    "history": 1, "reference_max_side": 8, "reference_max_frames": 2, "model_timeout": 0,
 }
 
 

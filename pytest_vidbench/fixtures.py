@@ -21,8 +21,8 @@ from pytest_vidbench.records import ResultRecord
 
 if TYPE_CHECKING:  # runtime imports stay lazy: loading the plugin must not load torch
     from pytest_vidbench.cases import BenchmarkCase
-    from pytest_vidbench.measure.campaign import Measurements
     from pytest_vidbench.measure.device import DeviceSetup
+    from pytest_vidbench.measure.measurements import Measurements
     from pytest_vidbench.session import VidbenchSession
 
 

@@ -50,6 +50,9 @@ def add_options(parser: pytest.Parser) -> None:
                          "process, so a new machine gets a useful history in one command")
     group.addoption("--vidbench-rebless", action="store_true",
                     help="with --vidbench-update-baselines: replace the pinned reference clips")
+    group.addoption("--vidbench-pin-anchor", default=None, metavar="LABEL",
+                    help="with --vidbench-update-baselines: pin the updated histories as the "
+                         "anchor (e.g. a release tag) that creep is judged against")
     group.addoption("--vidbench-accept-regressions", action="store_true",
                     help="with --vidbench-update-baselines: record a run even if it regressed")
     group.addoption("--vidbench-prune-baselines", action="store_true",
@@ -78,6 +81,7 @@ class RunOptions:
     runs: int = 1  # runs to record with update_baselines, one process each
     rebless: bool = False
     accept_regressions: bool = False
+    pin_anchor: str | None = None  # label of the anchor this update pins
 
     @property
     def gate_enforced(self) -> bool:
@@ -139,7 +143,22 @@ def resolve_options(pytest_config: pytest.Config) -> RunOptions:
         runs=_runs(getoption("--vidbench-runs")),
         rebless=bool(getoption("--vidbench-rebless")),
         accept_regressions=bool(getoption("--vidbench-accept-regressions")),
+        pin_anchor=_label(getoption("--vidbench-pin-anchor"), bool(
+            getoption("--vidbench-update-baselines"))),
     )
+
+
+def _label(value: str | None, updating: bool) -> str | None:
+    if value is None:
+        return None
+    if not updating:
+        raise ConfigError("--vidbench-pin-anchor pins what an update records: add "
+                          "--vidbench-update-baselines")
+    label = value.strip()
+    if not label or len(label) > 100 or not label.isprintable():
+        raise ConfigError(f"--vidbench-pin-anchor {value!r}: give a short printable label, "
+                          "such as a release tag (v1.4.0)")
+    return label
 
 
 def _runs(value: int | None) -> int:

@@ -18,6 +18,7 @@ from pytest_vidbench.fixtures import (  # noqa: F401  (fixtures are found by nam
 )
 from pytest_vidbench.options import add_options, resolve_options
 from pytest_vidbench.session import SESSION_KEY, VidbenchSession
+from pytest_vidbench.termination import trap_sigterm, untrap_sigterm
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -37,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as error:
         raise pytest.UsageError(f"pytest-vidbench: {error}") from None
     config.stash[SESSION_KEY] = VidbenchSession(config, options)
+    if options.enabled:
+        trap_sigterm(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    untrap_sigterm(config)
 
 
 def _session(config: pytest.Config) -> VidbenchSession:

@@ -1,7 +1,7 @@
-"""The end of a run, in stage order: judge (with fresh processes), then update the store.
+"""The end of a run, in stage order: judge (with fresh processes), update the store, report.
 
-session.py calls these once the tests are done; they read the session's state and return
-what the report needs.
+session.py delegates its `finish` and `terminal_summary` here; these read the session's
+state, call each stage once, and return pytest's share of the exit status.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -125,7 +126,8 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
             options.prune_baselines and not session.deselected, references=_clips(session),
             reference_config=ReferenceConfig(max_side=c.reference_max_side,
                                              max_frames=c.reference_max_frames),
-            rebless=options.rebless, control=session.context.control_samples)
+            rebless=options.rebless, control=session.context.control_samples,
+            pin=options.pin_anchor)
     except InputError as error:
         session.failed_update = True
         return f"baselines NOT updated: {error}"
@@ -135,6 +137,8 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
         session.messages.append(f"reference clips kept (pinned) for {', '.join(outcome.pinned)};"
                                 " --vidbench-rebless replaces them")
     line = f"baselines updated: {store.path}"
+    if options.pin_anchor:
+        line += f"; anchor {options.pin_anchor!r} pinned"
     if regressed:
         line += f" (recorded on purpose although it regressed: {', '.join(regressed)})"
     return line + _more_runs(session)
@@ -175,3 +179,53 @@ def run_info(session: VidbenchSession, report: RunReport, context: RunContext) -
         "baseline_file": str(store.path) if store else None,
         "baselines_updated": report.baselines_updated,
     }
+
+
+def end_run(session: VidbenchSession, exitstatus: int) -> int:
+    """Judge, update the store if asked, then report; 1 when the gate fails."""
+    from pytest_vidbench.report.build import build_report
+    from pytest_vidbench.report.outputs import write_outputs
+
+    if not session.active or not session.records:
+        return 0
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    comparison, context = judge_run(session, interrupted)
+    updated = update_store(session, exitstatus, interrupted) \
+        if session.options.update_baselines else None
+    c = session.options.config
+    campaign = session._campaign
+    timed = (campaign.timed_seconds if campaign else 0.0) + sum(
+        f.timed_seconds for f in context.fresh)
+    report = build_report(
+        session.records, session.environment(), comparison, session._baseline,
+        f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
+        time.monotonic() - session.started, timed, session.messages,
+        session.options.gate_enforced, updated)
+    session.report = report
+    write_outputs(report, session.options, run_info(session, report, context))
+    session.config.hook.pytest_vidbench_report(config=session.config, report=report)
+    return 1 if report.gate_failed or session.failed_update else 0
+
+
+def terminal_summary(session: VidbenchSession, reporter: Any) -> None:
+    if session.report is None:
+        if not session.options.enabled and session.collected_keys:
+            reporter.write_line(f"vidbench: {len(session.collected_keys)} benchmark tests "
+                                "skipped; run with --vidbench to measure")
+        return
+    from pytest_vidbench.report.first_run import first_run_lines
+    from pytest_vidbench.report.terminal import summary_lines
+    from pytest_vidbench.store.baselines import BaselineStore
+
+    first: list[str] = []
+    store, baseline = session._store, session._baseline
+    if store is not None and not session.options.update_baselines:
+        tests = baseline.tests if baseline else {}
+        history = {k: len(tests[k].history) if k in tests else 0
+                   for k in {c.record_key for c in session.cases.values()}}
+        first = first_run_lines(store.environment_key, store.other_environments(), history)
+    unused = BaselineStore.unused(baseline, session.collected_keys)
+    reporter.write_sep("=", "vidbench")
+    for line in summary_lines(session.report, first, unused,
+                              width=min(reporter._tw.fullwidth, 100)):
+        reporter.write_line(line)

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_vidbench.cases import CASE_FIXTURE, BenchmarkCase, scoped_registries, select_cases
-from pytest_vidbench.config import ConfigError
+from pytest_vidbench.cases import BenchmarkCase, case_of, check_collected, parametrize
 from pytest_vidbench.measure.progress import Progress
 from pytest_vidbench.options import RunOptions
 from pytest_vidbench.records import ResultRecord, RunContext, RunReport
 from pytest_vidbench.store.schema import InputError
 
 if TYPE_CHECKING:  # torch, scipy and diffusers load only once a benchmark runs
-    from pytest_vidbench.measure.campaign import MeasurementCampaign, Measurements
+    from pytest_vidbench.measure.campaign import MeasurementCampaign
     from pytest_vidbench.measure.device import DeviceSetup
+    from pytest_vidbench.measure.measurements import Measurements
     from pytest_vidbench.store.baselines import BaselineFile, BaselineStore
 
 SESSION_KEY = pytest.StashKey["VidbenchSession"]()
@@ -52,37 +52,20 @@ class VidbenchSession:
     # -- collection ----------------------------------------------------------------
 
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
-        if CASE_FIXTURE not in metafunc.fixturenames:
-            return
-        models, metrics = scoped_registries(metafunc.definition.ihook)
-        try:
-            cases = select_cases(self.options.config, models, metrics,
-                                 metafunc.definition.get_closest_marker("vidbench"))
-        except ConfigError as error:  # a usage error (exit 4), reported after collection
-            self.usage_errors.append(f"{metafunc.definition.nodeid}: {error}")
-            cases = []
-        metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.id for c in cases])
+        parametrize(metafunc, self.options.config, self.usage_errors)
 
     def after_collection(self, items: list[pytest.Item]) -> None:
         """Runs before deselection: remember every case; skip them all without --vidbench."""
-        owners: dict[str, str] = {}
-        for item in items:
-            case = _case_of(item)
-            if case is None:
-                continue
-            function = item.nodeid.split("[", 1)[0]
-            if owners.setdefault(case.record_key, function) != function:
-                self.usage_errors.append(
-                    f"{case.record_key} is produced by both {owners[case.record_key]} and "
-                    f"{function}: give the two tests different models or metrics")
-            self.collected_keys.add(case.record_key)
-            if not self.options.enabled:
-                item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+        self.collected_keys |= check_collected(items, self.usage_errors)
+        if not self.options.enabled:
+            for item in items:
+                if case_of(item) is not None:
+                    item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
         if self.usage_errors:
             raise pytest.UsageError("pytest-vidbench: " + "\n".join(self.usage_errors))
 
     def collection_finished(self, items: list[pytest.Item]) -> None:
-        self.cases = {item.nodeid: case for item in items if (case := _case_of(item))}
+        self.cases = {item.nodeid: case for item in items if (case := case_of(item))}
         self.deselected = max(len(self.collected_keys) - len(self.cases), 0)
         if self.active:
             self._load_baselines()
@@ -151,68 +134,15 @@ class VidbenchSession:
     def add_record(self, record: ResultRecord) -> None:
         self.records.append(record)
 
-    # -- the end of the run: gate, store, report -------------------------------------
+    # -- the end of the run: gate, store, report (run_end.py) -------------------------
 
     def finish(self, exitstatus: int) -> int:
         """Judge, update the store if asked, then report; 1 when the gate fails."""
-        from pytest_vidbench.report.build import build_report
-        from pytest_vidbench.report.outputs import write_outputs
-        from pytest_vidbench.run_end import judge_run, run_info, update_store
+        from pytest_vidbench.run_end import end_run
 
-        if not self.active or not self.records:
-            return 0
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        assert self._store is not None
-        comparison, context = judge_run(self, interrupted)
-        updated = update_store(self, exitstatus, interrupted) if self.options.update_baselines \
-            else None
-        c = self.options.config
-        campaign = self._campaign
-        timed = (campaign.timed_seconds if campaign else 0.0) + sum(
-            f.timed_seconds for f in context.fresh)
-        report = build_report(
-            self.records, self.environment(), comparison, self._baseline,
-            f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
-            time.monotonic() - self.started, timed, self.messages,
-            self.options.gate_enforced, updated)
-        self.report = report
-        write_outputs(report, self.options, run_info(self, report, context))
-        self.config.hook.pytest_vidbench_report(config=self.config, report=report)
-        return 1 if report.gate_failed or self.failed_update else 0
+        return end_run(self, exitstatus)
 
     def terminal_summary(self, reporter: Any) -> None:
-        if self.report is None:
-            if not self.options.enabled and self.collected_keys:
-                reporter.write_line(f"vidbench: {len(self.collected_keys)} benchmark tests "
-                                    "skipped; run with --vidbench to measure")
-            return
-        from pytest_vidbench.report.terminal import summary_lines
+        from pytest_vidbench.run_end import terminal_summary
 
-        reporter.write_sep("=", "vidbench")
-        for line in summary_lines(self.report, self._first_run(), self._unused(),
-                                  width=min(reporter._tw.fullwidth, 100)):
-            reporter.write_line(line)
-
-    def _unused(self) -> list[str]:
-        from pytest_vidbench.store.baselines import BaselineStore
-
-        return BaselineStore.unused(self._baseline, self.collected_keys)
-
-    def _first_run(self) -> list[str]:
-        from pytest_vidbench.report.first_run import first_run_lines
-
-        if self._store is None or self.options.update_baselines:
-            return []
-        tests = self._baseline.tests if self._baseline else {}
-        history = {k: len(tests[k].history) if k in tests else 0
-                   for k in {c.record_key for c in self.cases.values()}}
-        return first_run_lines(self._store.environment_key, self._store.other_environments(),
-                               history)
-
-
-def _case_of(item: pytest.Item) -> BenchmarkCase | None:
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return None
-    case = callspec.params.get(CASE_FIXTURE)
-    return case if isinstance(case, BenchmarkCase) else None
+        terminal_summary(self, reporter)

@@ -5,7 +5,8 @@ Its models are toy generators whose behaviour the tests steer through environmen
 slowdown many times the call's own time; or the plugin module `toy_slowdown`, when a run
 loads it with `-p`), so regressions are deterministic or so large that
 no test depends on timing noise. The suffix of a toy
-model's name picks its behaviour: "-oom", "-nan" and "-crash" fail in those ways.
+model's name picks its behaviour: "-oom", "-nan" and "-crash" fail in those ways, and
+"-hang" blocks forever from its second call on; "-term" sends its process SIGTERM then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import pytest
 
 CONFTEST = '''
 import os
+import signal
 import sys
+import threading
 import time
 
 import torch
@@ -28,12 +31,20 @@ SPEC = GenerationSpec(prompts=("a cat on a mat", "a dog in the fog"), seeds=(0,)
                       height=32, width=32, num_frames=6, num_inference_steps=1)
 
 
+CALLS = {}
+
+
 def make_generator(kind):
     def generate(prompt, seed):
         if kind == "oom":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         if kind == "crash":
             raise KeyboardInterrupt
+        CALLS[kind] = CALLS.get(kind, 0) + 1
+        if kind == "hang" and CALLS[kind] > 1:
+            threading.Event().wait()
+        if kind == "term" and CALLS[kind] > 1:  # the CI job is cancelled mid-run
+            os.kill(os.getpid(), signal.SIGTERM)
         in_child = os.environ.get("PYTEST_VIDBENCH_CHILD")
         if os.environ.get("TOY_SLEEP") and not (os.environ.get("TOY_SLEEP_PARENT_ONLY")
                                                 and in_child):
@@ -58,7 +69,8 @@ def make_generator(kind):
 
 
 def pytest_vidbench_models(registry):
-    for name in ("toy", "toy-oom", "toy-nan", "toy-crash", "old"):
+    for name in ("toy", "toy-oom", "toy-nan", "toy-crash", "toy-hang", "toy-term",
+                 "old"):
         registry.add_generator(name, make_generator(name.split("-")[-1]), spec=SPEC)
 '''
 

@@ -110,7 +110,8 @@ test_entries = st.fixed_dictionaries(
                   "kind": st.sampled_from(["latency", "memory", "x"]), "unit": st.just("s"),
                   "direction": st.sampled_from(["lower", "higher", 3]), "history": json_values,
                   "samples": json_values, "control": json_values, "stages": json_values,
-                  "sample_labels": json_values})
+                  "sample_labels": json_values, "anchor": json_values,
+                  "anchor_label": json_values})
 
 
 @given(st.one_of(json_values, st.fixed_dictionaries({
@@ -124,7 +125,8 @@ def test_any_document_loads_or_raises_baseline_error(document):
         assert "x.json" in str(error)
     else:
         for entry in baseline.tests.values():
-            assert all(isinstance(h.value, float) for h in entry.history)
+            assert all(isinstance(h.value, float) for h in [*entry.history, *entry.anchor])
+            assert entry.anchor_label is None or isinstance(entry.anchor_label, str)
 
 
 @given(st.binary(max_size=64))

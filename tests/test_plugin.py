@@ -43,7 +43,9 @@ def test_results_file_records_every_test(pytester: pytest.Pytester):
     assert latency["kind"] == "latency" and latency["unit"] == "s"
     assert len(latency["samples"]) == 3 and latency["status"] == "ok"
     assert document["run"]["control_samples"]  # the control workload ran, once per run
-    assert by_metric["memory"]["unit"] == "B" and by_metric["memory"]["value"] >= 0
+    # At its peak the call holds at least the stacked 6×3×32×32 float32 frames it returns.
+    memory = by_metric["memory"]
+    assert memory["unit"] == "B" and memory["value"] >= 6 * 3 * 32 * 32 * 4
     flicker = by_metric["flicker"]
     assert flicker["kind"] == "quality" and flicker["direction"] == "higher"
     assert flicker["sample_labels"] == ["p0/s0", "p1/s0"]
@@ -109,6 +111,19 @@ def test_nan_frames_fail_naming_the_model(pytester: pytest.Pytester):
     run.stdout.fnmatch_lines(["*toy-nan [[]fp32[]]: NaN or Inf in the generated frames*"])
 
 
+def test_a_hung_model_errors_at_its_time_limit_and_the_reports_are_written(
+        pytester: pytest.Pytester):
+    write_project(pytester, metrics=("latency", "flicker"), models=("toy", "toy-hang"),
+                  extra="model_timeout = 2")
+    run = pytester.runpytest("--vidbench", "--vidbench-markdown", "comment.md")
+    run.assert_outcomes(passed=2, failed=2)
+    run.stdout.fnmatch_lines(["*toy-hang [[]fp32[]]: no result within the per-model time "
+                              "limit of 2 s*"])
+    assert verdicts(pytester)["toy-hang-latency"] == "error"
+    assert verdicts(pytester)["toy-latency"] == "new"
+    assert "toy-hang" in (pytester.path / "comment.md").read_text()
+
+
 def test_a_model_that_cannot_load_errors_and_the_others_run(pytester: pytest.Pytester):
     write_project(pytester, metrics=("latency",), models='["toy", '
                   '{name = "gone", source = "./no-such-dir", pipeline = "WanPipeline"}]')
@@ -163,6 +178,18 @@ def test_an_interrupted_run_never_touches_baselines(pytester: pytest.Pytester):
     write_project(pytester, metrics=("latency",), models=("toy", "toy-crash"))
     run = pytester.runpytest_subprocess("--vidbench", "--vidbench-update-baselines")
     assert run.ret == pytest.ExitCode.INTERRUPTED
+    assert baseline_files(pytester)[0].read_bytes() == before
+
+
+def test_a_cancelled_run_ends_like_ctrl_c_and_never_touches_baselines(
+        pytester: pytest.Pytester):
+    write_project(pytester, metrics=("latency",))
+    pytester.runpytest("--vidbench", "--vidbench-update-baselines")
+    before = baseline_files(pytester)[0].read_bytes()
+    write_project(pytester, metrics=("latency",), models=("toy", "toy-term"))
+    run = pytester.runpytest_subprocess("--vidbench", "--vidbench-update-baselines")
+    assert run.ret == pytest.ExitCode.INTERRUPTED  # not the -15 of a killed process
+    run.stdout.fnmatch_lines(["*SIGTERM: the run was cancelled*"])
     assert baseline_files(pytester)[0].read_bytes() == before
 
 

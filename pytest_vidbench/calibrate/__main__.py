@@ -1,61 +1,131 @@
-"""`python -m pytest_vidbench.calibrate [--sessions N]`: the synthetic calibration table.
+"""`python -m pytest_vidbench.calibrate [--sessions N] [--traces F…]`: the calibration table.
 
 False alarms (share of unchanged sessions with any `regression`) and power (share of slowed
-tests called a `regression`), with the per-model, per-process offset of docs/noise.md.
+tests called a `regression`), and the fresh processes each kind of session cost, from a noise
+model fitted to recorded processes (calibrate/noise.py `fit`; by default the traces in
+docs/traces/), and from the same model with the calmest recorded model's per-model offset.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 
-from pytest_vidbench.calibrate.synthetic import NoiseModel, false_alarm_rate, power
+from pytest_vidbench.calibrate.noise import calmest_offset, fit
+from pytest_vidbench.calibrate.scenarios import creep, step_after_speed_up
+from pytest_vidbench.calibrate.synthetic import NoiseModel, Tally, tally
 
-PROCESS_SDS = (0.044, 0.07)  # the shared-runner traces' figure, and this machine's (docs/noise.md)
+TRACES = "docs/traces/run-u-*.json"
 HISTORIES = (3, 10)
 CHECKS = 7  # the built-in suite's latency tests
+LARGE = 60  # the session size of the false-alarm target
 
 
-def cell(args: tuple[float, int, int]) -> tuple[float, int, float, float, float, float]:
-    sd, history, sessions = args
-    model = NoiseModel(process_sd=sd)
-    return (sd, history, false_alarm_rate(model, CHECKS, history, sessions),
-            power(model, CHECKS, history, 1.15, sessions // 2),
-            power(model, CHECKS, history, 1.25, sessions // 2),
-            power(model, CHECKS - 1, history, 1.20, sessions // 2, regressed=3))
+def cell(args: tuple[NoiseModel, int, int]) -> tuple[float, int, list[Tally | None]]:
+    model, history, sessions = args
+    half = sessions // 2
+    return model.process_sd, history, [
+        tally(model, CHECKS, history, sessions),
+        tally(model, LARGE, history, sessions // 3, seed=3) if history == 10 else None,
+        tally(model, CHECKS, history, half, 1.15, 1, seed=1),
+        tally(model, CHECKS - 1, history, half, 1.15, 3, seed=2),
+        tally(model, CHECKS, history, half, 1.25, 1, seed=4),
+    ]
+
+
+def history_cell(args: tuple[NoiseModel, int]) -> tuple[float, float, float]:
+    model, sessions = args
+    return (model.process_sd, step_after_speed_up(model, CHECKS, sessions),
+            creep(model, CHECKS, sessions))
 
 
 def upper_bound(rate: float, n: int) -> float:
     """One-sided 95% upper bound of a rate (Wilson score; 3/n for zero events)."""
     if rate == 0:
-        return 3 / n
+        return min(1.0, 3 / n)
     z = 1.645
     centre = rate + z * z / (2 * n)
     half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return (centre + half) / (1 + z * z / n)
+    return min(1.0, (centre + half) / (1 + z * z / n))
+
+
+BEGIN = "<!-- calibration: python -m pytest_vidbench.calibrate --readme README.md -->"
+END = "<!-- end of calibration -->"
+
+
+def write_block(path: Path, text: str) -> None:
+    """Replace what stands between BEGIN and END in `path` (atomically)."""
+    from pytest_vidbench.store.atomic import write_bytes_atomic
+
+    document = path.read_text(encoding="utf-8")
+    if BEGIN not in document or END not in document:
+        raise SystemExit(f"{path}: no calibration block; add the lines\n{BEGIN}\n{END}")
+    head, rest = document.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    write_bytes_atomic(path, f"{head}{BEGIN}\n{text}\n{END}{tail}".encode())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="synthetic calibration of the verdicts")
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also replace the calibration block of this Markdown file")
+    parser.add_argument("--traces", type=Path, nargs="*", default=None,
+                        help=f"results files of unchanged processes to fit (default {TRACES})")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    jobs = [(sd, n, args.sessions) for sd in PROCESS_SDS for n in HISTORIES]
+    traces = args.traces if args.traces is not None else sorted(Path().glob(TRACES))
+    fitted = fit(traces) if traces else NoiseModel()
+    calm = calmest_offset(traces) if traces else fitted.process_sd / 2
+    models = (fitted, replace(fitted, process_sd=calm))
+    n = args.sessions
+    jobs = [(m, h, n) for m in models for h in HISTORIES]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(cell, jobs))
-    print(f"Synthetic sessions of {CHECKS} latency tests through the real Judge and its "
-          f"fresh-process confirmation; {args.sessions} unchanged sessions and "
-          f"{args.sessions // 2} slowed ones per row.\n")
-    print("| per-process offset SD | history | family-wise false alarms (95% upper bound) "
-          "| power +15% | power +25% | power +20%, 3 of 6 |")
-    print("|---|---|---|---|---|---|")
-    for sd, n, fa, p15, p25, p3 in rows:
-        print(f"| {sd:.1%} | {n} | {fa:.1%} (≤ {upper_bound(fa, args.sessions):.1%}) "
-              f"| {p15:.0%} | {p25:.0%} | {p3:.0%} |")
-    print(f"\n({time.monotonic() - started:.0f} s)")
+        scenarios = list(pool.map(history_cell, [(m, n // 3) for m in models]))
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    source = f"fitted to {len(traces)} recorded processes" if traces else "the defaults"
+    say(f"Noise model ({source}): per-call spread {fitted.cv:.1%}, heavy-tailed calls "
+        f"{fitted.outliers:.0%} (up to {fitted.outlier_max:.2f}×), process factor "
+        f"{fitted.drift:.1%}, slow processes {fitted.slow_probability:.0%}, per-model "
+        f"offset {fitted.process_sd:.1%} (median over models); second row of each pair: "
+        f"the calmest model's offset, {calm:.1%}.\n")
+    say(f"Synthetic sessions through the real Judge and its fresh-process confirmation: "
+          f"{n} unchanged sessions of {CHECKS} latency tests ({n // 3} of {LARGE}), "
+          f"{n // 2} slowed ones per power cell. Power in % (fresh processes per session).\n")
+    say(f"| per-process offset SD | history | false alarms, {CHECKS} tests (95% upper "
+          f"bound) | false alarms, {LARGE} tests | +15%, one model | +15%, 3 of 6 "
+          "| +25%, one model |")
+    say("|---|---|---|---|---|---|---|")
+    for sd, h, (fa, fa60, p15, p3, p25) in rows:
+        large = "—" if fa60 is None else \
+            f"{fa60.rate:.1%} (≤ {upper_bound(fa60.rate, n // 3):.1%})"
+        cells = [f"{sd:.1%}", str(h),
+                 f"{fa.rate:.1%} (≤ {upper_bound(fa.rate, n):.1%}; {fa.fresh_per_session:.1f})",
+                 large, *(f"{t.rate:.0%} ({t.fresh_per_session:.1f})" for t in (p15, p3, p25))]
+        say("| " + " | ".join(cells) + " |")
+    say(f"\nHistory scenarios ({n // 3} sessions each, calibrate/scenarios.py), through the "
+          "store's updates:\n")
+    say("| per-process offset SD | +15% five runs after a −20% speed-up, caught "
+          "| +4% per merge after a pinned anchor, flagged within 4 merges |")
+    say("|---|---|---|")
+    for sd, step, crept in scenarios:
+        say(f"| {sd:.1%} | {step:.0%} | {crept:.0%} |")
+    say(f"\n({time.monotonic() - started:.0f} s on {os.cpu_count()} cores, "
+        f"--sessions {n})")
+    if args.readme:
+        write_block(args.readme, "\n".join(lines))
     return 0
 
 

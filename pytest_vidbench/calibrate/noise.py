@@ -16,6 +16,10 @@ import math
 import statistics
 from pathlib import Path
 
+from pytest_vidbench.calibrate.synthetic import NoiseModel
+
+TAIL = 1.2  # a call this much slower than its run's median counts as a heavy-tail one
+
 
 def load(paths: list[Path]) -> list[tuple[dict[str, float], float | None]]:
     runs = []
@@ -40,6 +44,49 @@ def components(runs: list[tuple[dict[str, float], float | None]]) -> dict[str, d
     return out
 
 
+def fit(paths: list[Path]) -> NoiseModel:
+    """The synthetic calibration's noise model, fitted to recorded processes (one results
+    file each): within-run spread and heavy tail from the samples, the process factor's
+    spread and slow processes from the mean log time over models, and the per-model offset
+    from each model's ratio to the mean of the others, less the others' own share."""
+    documents = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    scales, tails, factors, ratios = [], [], [], []
+    for document in documents:
+        latency = [r for r in document["results"] if r["kind"] == "latency"
+                   and r["status"] == "ok" and len(r.get("samples") or []) >= 3]
+        for record in latency:
+            logs = [math.log(x) for x in record["samples"] if x > 0]
+            centre = statistics.median(logs)
+            scales.append(1.4826 * statistics.median(abs(x - centre) for x in logs))
+            tails.append(sum(x - centre > math.log(TAIL) for x in logs) / len(logs))
+            ratios += [math.exp(x - centre) for x in logs if x - centre > math.log(TAIL)]
+        factors.append(statistics.fmean(math.log(r["value"]) for r in latency))
+    cv = statistics.median(scales)
+    normal_tail = 0.5 * math.erfc(math.log(TAIL) / cv / math.sqrt(2))
+    centre = statistics.median(factors)
+    drift = 1.4826 * statistics.median(abs(f - centre) for f in factors)
+    slow = [f for f in factors if f - centre > 3 * drift]
+    runs = load(paths)
+    table = components(runs)
+    models = len(table)
+    peers = statistics.median(r["peers"] for r in table.values())
+    return NoiseModel(
+        cv=cv, outliers=max(statistics.fmean(tails) - normal_tail, 0.0), drift=drift,
+        # uniform from TAIL up: the top that gives the recorded median slow call
+        outlier_max=2 * statistics.median(ratios) - TAIL if ratios else 3.0,
+        slow_probability=len(slow) / len(factors),
+        slow_factor=math.exp(statistics.median(slow) - centre) if slow else 1.0,
+        process_sd=peers / math.sqrt(1 + 1 / max(models - 1, 1)),
+        samples=int(statistics.median(len(r["samples"]) for d in documents for r in d["results"]
+                                      if r["kind"] == "latency" and r.get("samples"))))
+
+
+def calmest_offset(paths: list[Path]) -> float:
+    """The smallest per-model offset among the recorded models (as `fit` corrects it)."""
+    table = components(load(paths))
+    return min(r["peers"] for r in table.values()) / math.sqrt(1 + 1 / max(len(table) - 1, 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path)
@@ -55,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     median = statistics.median(r["peers"] for r in table.values())
     process = statistics.stdev(statistics.mean(v.values()) for v, _ in runs)
     print(f"\nmedian ÷ other models: {median:.1%}; process factor SD: {process:.1%}")
+    print(f"\nfitted noise model: {fit(args.results)}")
     return 0
 
 

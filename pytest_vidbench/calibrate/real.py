@@ -104,15 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=3)
     parser.add_argument("--unchanged", type=int, default=10)
     parser.add_argument("--injected", type=int, default=10)
-    parser.add_argument("--slowdown", default="ltx-tiny:2:0.75",
+    parser.add_argument("--slowdown", action="append", default=None,
                         help="MODEL:REPEATS[:FRACTION]: that share of MODEL's attention "
-                             "modules run REPEATS times")
+                             "modules run REPEATS times; sdpa:REPEATS: the attention kernel "
+                             "every model shares. Repeat the option for several injected "
+                             "series (default ltx-tiny:2:0.75)")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--log", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--baselines", type=Path, default=None,
                         help="start from a copy of this baseline directory (its history)")
     args, extra = parser.parse_known_args(argv)
-    target = args.slowdown.split(":")[0]
+    slowdowns = args.slowdown or ["ltx-tiny:2:0.75"]
     with tempfile.TemporaryDirectory(prefix="vidbench-calibrate-") as tmp:
         baselines, out = Path(tmp) / "baselines", Path(tmp) / "results.json"
         if args.baselines:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         # Alternate the two series, so a drift of the machine's speed over the hour lands on
         # both alike instead of making one series look slower.
         plan = interleaved([("unchanged", None, args.unchanged),
-                            (f"injected {args.slowdown}", args.slowdown, args.injected)])
+                            *((f"injected {s}", s, args.injected) for s in slowdowns)])
         series: dict[str, Series] = {}
         for name, slowdown in plan:
             outcome = run_suite(args.root, baselines, out, False, slowdown, extra)
@@ -136,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                     log.write(json.dumps({"series": name, **outcome.__dict__}) + "\n")
             print(f"{name}: exit {outcome.exit_code} {outcome.statuses}", flush=True)
         for name, slowdown in dict.fromkeys(plan):
-            report.append(summarize(name, series[name], target if slowdown else None,
-                                    reference))
+            target = slowdown.split(":")[0] if slowdown else None
+            report.append(summarize(name, series[name], target, reference))
     print("\n\n".join(report))
     return 0
 

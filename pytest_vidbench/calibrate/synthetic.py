@@ -26,6 +26,7 @@ from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
 class NoiseModel:
     cv: float = 0.05  # within-run coefficient of variation of one call
     outliers: float = 0.05  # share of heavy-tailed samples
+    outlier_max: float = 3.0  # a heavy-tailed sample is 1.2 to this many times slower
     drift: float = 0.02  # run-to-run SD of the machine factor (log space)
     slow_probability: float = 1 / 6
     slow_factor: float = 1.46
@@ -54,7 +55,7 @@ def simulate_run(rng: np.random.Generator, model: NoiseModel, bases: np.ndarray,
         own = math.exp(rng.normal(0, model.process_sd))
         x = center * machine * own * rng.lognormal(-sigma**2 / 2, sigma, size=count)
         tail = rng.uniform(size=count) < model.outliers
-        return np.where(tail, x * rng.uniform(1.2, 3.0, size=count), x)
+        return np.where(tail, x * rng.uniform(1.2, model.outlier_max, size=count), x)
 
     factors = np.ones(len(bases)) if slowdown is None else slowdown
     count = n or model.samples
@@ -135,3 +136,23 @@ def power(model: NoiseModel, checks: int, history: int, factor: float, sessions:
     hits = sum(len(set(slow) & simulate_session(rng, model, checks, history, slow, **options
                                                 ).regressions) for _ in range(sessions))
     return hits / (sessions * regressed)
+
+
+@dataclass(frozen=True)
+class Tally:
+    rate: float  # false alarms: sessions with any regression; power: slowed tests caught
+    fresh_per_session: float  # mean fresh processes a session started (the cost)
+
+
+def tally(model: NoiseModel, checks: int, history: int, sessions: int, factor: float = 1.0,
+          regressed: int = 0, seed: int = 0) -> Tally:
+    """False alarms (regressed=0) or power (regressed ≥ 1 tests slowed by `factor`), with
+    the fresh processes the sessions cost."""
+    rng = np.random.default_rng(seed)
+    slow = dict.fromkeys(range(regressed), factor)
+    hits = fresh = 0
+    for _ in range(sessions):
+        out = simulate_session(rng, model, checks, history, slow)
+        hits += len(set(slow) & out.regressions) if slow else bool(out.regressions)
+        fresh += out.fresh_processes
+    return Tally(hits / (sessions * max(regressed, 1)), fresh / sessions)

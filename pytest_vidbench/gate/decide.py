@@ -97,7 +97,8 @@ def stage1(tests: Sequence[TimingInput], histories: dict[str, TestHistory],
             out.short[t.key] = _within_run(t, histories[t.key], policy)
             continue
         first = min(pool, key=lambda e: e.p_worse)
-        out.candidates.append(Candidate(t.key, t.min_effect, views[t.key], first, len(pool)))
+        out.candidates.append(Candidate(t.key, t.min_effect, views[t.key], first, len(pool),
+                                        histories=histories, fits=fits))
     return out
 
 
@@ -159,7 +160,7 @@ def decide(s1: Stage1, policy: Policy, confirmed: bool, failed: str | None) -> d
     single = [min(1.0, c.first.p_worse * c.views_tried) for c in cands]
     single_ok = holm_family(single, policy.alpha)
     two_stage = confirmed or failed is not None
-    final_p = [c.fresh.p_worse if two_stage and c.fresh is not None else
+    final_p = [c.fresh_p if two_stage and c.fresh is not None else
                (1.0 if two_stage else single[i]) for i, c in enumerate(cands)]
     final_ok = holm_family(final_p, policy.alpha)
     better = [min(1.0, c.first.p_better * c.views_tried) for c in cands]

@@ -32,6 +32,15 @@ class TestHistory:
     samples: tuple[float, ...] = ()  # the newest run's samples
     sample_labels: tuple[str, ...] = ()
     stages: dict[str, list[float]] = field(default_factory=dict)
+    anchor: tuple[PastRun, ...] = ()  # the history when a release was pinned (creep)
+    anchor_label: str | None = None
+
+    @property
+    def pinned(self) -> TestHistory | None:
+        """The anchor as a history of its own, for judging creep; None when none is pinned."""
+        if not self.anchor:
+            return None
+        return TestHistory(self.kind, self.anchor, anchor_label=self.anchor_label)
 
     @property
     def newest(self) -> PastRun | None:
@@ -64,8 +73,20 @@ def change_points(values: Sequence[float], scale: float) -> list[int]:
     return [int(e) for e in ends[:-1]]  # the last "end" is n itself
 
 
-def stable_start(values: Sequence[float], scale: float) -> int:
+def stable_start(values: Sequence[float], scale: float, min_step: float = 0.0) -> int:
     """Where the newest stable segment begins: the last change point that leaves at least
-    MIN_SEGMENT runs after it (a fresher change with fewer runs is not yet a level)."""
-    starts = [c for c in change_points(values, scale) if len(values) - c >= MIN_SEGMENT]
-    return starts[-1] if starts else 0
+    MIN_SEGMENT runs after it (a fresher change with fewer runs is not yet a level) and
+    moves the level by at least `min_step` (log units). A smaller step does not matter to
+    the gate, and re-basing on it would judge against a segment picked for being low."""
+    n = len(values)
+    points = change_points(values, scale)
+    bounds = [0, *points, n]
+    for i in range(len(points) - 1, -1, -1):
+        c = points[i]
+        if n - c < MIN_SEGMENT:
+            continue
+        before = values[bounds[i]:c]
+        after = values[c:bounds[i + 2]]
+        if abs(sum(after) / len(after) - sum(before) / len(before)) >= min_step:
+            return c
+    return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pytest_vidbench.config import Thresholds
 from pytest_vidbench.gate.confirm import Policy, Remeasure, confirm
@@ -148,9 +148,14 @@ class Judge:
         inputs = [TimingInput(r.key, r.kind, float(r.value or 0), tuple(r.samples),
                               self._min_effect(r.kind)) for r, _ in timing]
         control = context.control if self.thresholds.control else None
-        s1 = stage1(inputs, histories, control, self.policy)
-        p = self.policy
-        suspects = [c for c in s1.candidates if c.suspect(p.screen_p)]
+        anchors = {k: a for k, h in histories.items() if (a := h.pinned) is not None}
+        # With anchors, the history and the anchor are two families, α/2 each (Bonferroni).
+        p = replace(self.policy, alpha=self.policy.alpha / 2) if anchors else self.policy
+        s1 = stage1(inputs, histories, control, p)
+        creep = stage1([i for i in inputs if i.key in anchors], anchors, control, p) \
+            if anchors else None
+        everyone = s1.candidates + (creep.candidates if creep else [])
+        suspects = [c for c in everyone if c.suspect(p.screen_p)]
         if suspects and remeasure is not None:
             keys = {c.key for c in suspects}
             by_speed = sorted((r for r, _ in timing if r.kind == "latency" and r.key not in keys
@@ -159,13 +164,34 @@ class Judge:
             refs = [r.key for r in by_speed[:p.references]]
             per_call = within_process_variance([r.samples for r, _ in timing
                                                 if r.kind == "latency"])
-            confirm(suspects, refs, remeasure, histories, s1.fits, p, context, per_call)
-        verdicts = decide(s1, p, confirmed=bool(context.fresh),
-                          failed=context.confirmation_error if suspects else None)
+            confirm(suspects, refs, remeasure, p, context, per_call, len(everyone))
+        failed = context.confirmation_error if suspects else None
+        verdicts = decide(s1, p, confirmed=bool(context.fresh), failed=failed)
+        if creep is not None:
+            crept = decide(creep, p, confirmed=bool(context.fresh), failed=failed)
+            for key, v in crept.items():
+                verdicts[key] = with_creep(verdicts[key], v, histories[key].anchor_label)
         verdicts.update(s1.short)
         for record, test in timing:
             record.verdict = verdicts[record.key]
             record.verdict.extra.update(history_extra(test))
+
+
+def with_creep(own: Verdict, creep: Verdict, label: str | None) -> Verdict:
+    """The verdict against the history, or the one against the pinned anchor where that is
+    worse: small slowdowns that each passed and entered the history add up against it."""
+    rank = {"regression": 2, "suspicious": 1}
+    anchor = {"anchor_label": label, "anchor_change_pct": creep.change_pct,
+              "anchor_status": creep.status}
+    if rank.get(creep.status, 0) > rank.get(own.status, 0):
+        change = "" if creep.change_pct is None else f" {creep.change_pct:+.1f}%"
+        creep.reason = (f"crept{change} above the anchor {label!r}, through changes that each "
+                        f"passed: {creep.reason}. Accepted? Pin a new anchor with "
+                        "--vidbench-update-baselines --vidbench-pin-anchor LABEL")
+        creep.extra.update(anchor)
+        return creep
+    own.extra.update(anchor)
+    return own
 
 
 def stored_remeasurements(context: RunContext) -> Remeasure | None:

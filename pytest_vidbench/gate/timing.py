@@ -9,19 +9,24 @@ moderated across the run's tests (Smyth 2004) and widened by this run's heteroge
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from pytest_vidbench.gate import stats
 from pytest_vidbench.gate.history import stable_start
 from pytest_vidbench.gate.views import Series
 
+CHANGE_MIN_STEP = math.log1p(0.10)  # a level change smaller than the default minimum effect
+# does not re-base the history: the gate would only judge against a segment picked for being low
 MIN_HISTORY = 3  # runs needed for the prediction interval; fewer: the within-run rule
 WITHIN_RUN_EFFECT_FACTOR = 2.0  # within-run samples miss run-to-run noise: demand twice the effect
 PRIOR_DF_CAP = 10.0  # benchmarks of one run share noise: never claim more prior df
-HETEROGENEITY_TRIGGER = 2.0  # this run's spread must exceed the expected one this many times
+HETEROGENEITY_LEVEL = 0.99  # widen only when the spread exceeds 99% of chance spreads
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class Evidence:
 
 
 def segment(history: Sequence[float], noise: float) -> tuple[int, tuple[float, ...]]:
-    start = stable_start(history, noise)
+    start = stable_start(history, noise, CHANGE_MIN_STEP)
     return start, tuple(history[start:])
 
 
@@ -92,6 +97,16 @@ def assess(series: Series, runs: Sequence[float], view: str, prior: Prior, floor
                     stats.t_upper_p(-delta / se, df), n, k, start, centre)
 
 
+@functools.cache
+def spread_quantile(tests: int, level: float = HETEROGENEITY_LEVEL) -> float:
+    """The `level` quantile of MAD-scale² of `tests` standard normals: how far a robust
+    spread of that many agreeing tests gets by chance (a parametric bootstrap, Efron &
+    Tibshirani 1993, §6; fixed seed, so a run's verdicts do not depend on a draw)."""
+    z = np.random.default_rng(0).standard_normal((20_000, tests))
+    mad = 1.4826 * np.median(np.abs(z - np.median(z, axis=1, keepdims=True)), axis=1)
+    return float(np.quantile(mad**2, level))
+
+
 def heterogeneity(evidence: Sequence[Evidence]) -> float:
     """Extra between-test variance of this run, τ², when its tests disagree far more than
     their own errors allow (the random-effects idea of DerSimonian & Laird 1986).
@@ -99,13 +114,14 @@ def heterogeneity(evidence: Sequence[Evidence]) -> float:
     A run under another load than its baselines shifts each model by its own amount
     (−5% to −40% seen on one shared runner): without τ² every such shift would look like a
     regression of that model. The spread is robust (MAD), so a minority of real
-    regressions does not inflate it.
+    regressions does not inflate it; it must exceed what agreeing tests reach by chance in
+    99% of runs, so a calm run is not widened by the MAD's own noise.
     """
     if len(evidence) < 6:  # a MAD of fewer tests is too unstable to widen anything
         return 0.0
     spread = stats.mad_scale([e.delta for e in evidence]) ** 2
     expected = statistics.median(e.se**2 for e in evidence)
-    return spread - expected if spread > HETEROGENEITY_TRIGGER * expected else 0.0
+    return spread - expected if spread > spread_quantile(len(evidence)) * expected else 0.0
 
 
 def within_run_p(current: Sequence[float], baseline: Sequence[float]) -> tuple[float, float]:
@@ -115,10 +131,13 @@ def within_run_p(current: Sequence[float], baseline: Sequence[float]) -> tuple[f
 
 
 def within_process_variance(samples: Sequence[Sequence[float]]) -> float:
-    """Pooled variance of log per-call times within a process, over the run's tests."""
-    pairs = [stats.sample_variance([math.log(x) for x in s if x > 0]) for s in samples]
-    dfs = sum(d for _, d in pairs)
-    return sum(v * d for v, d in pairs) / dfs if dfs else 0.0
+    """Variance of log per-call times within a process: the median over the run's tests of
+    the squared MAD scale. Robust on purpose: a run's summary is a median, whose error is
+    set by the body of the distribution, and the occasional 2-3x call (a page fault, a
+    descheduled thread) would inflate a plain variance several times."""
+    scales = [stats.mad_scale([math.log(x) for x in s if x > 0]) for s in samples
+              if sum(1 for x in s if x > 0) >= 3]
+    return statistics.median(scales) ** 2 if scales else 0.0
 
 
 def median_variance(per_call: float, calls: int) -> float:

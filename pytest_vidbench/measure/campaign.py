@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from pytest_vidbench.config import VariantConfig, VidbenchConfig
 from pytest_vidbench.measure.control import ControlWorkload
+from pytest_vidbench.measure.deadline import time_limit
 from pytest_vidbench.measure.device import DeviceSetup
 from pytest_vidbench.measure.generation import (
     CallableRunner,
     GenerationError,
     PipelineRunner,
-    Runner,
     add_stages,
     check_frames,
 )
+from pytest_vidbench.measure.measurements import Measurements
 from pytest_vidbench.measure.progress import Progress
 from pytest_vidbench.measure.trackers import (
     EnergyTracker,
@@ -41,36 +41,6 @@ from pytest_vidbench.models.loading import (
 )
 from pytest_vidbench.models.registry import ModelEntry
 from pytest_vidbench.models.spec import case_label
-
-
-@dataclass
-class Measurements:
-    """What the campaign measured for one (model, variant)."""
-
-    entry: ModelEntry
-    variant: VariantConfig
-    error: str | None = None
-    build_failed: bool = False  # the model never ran (build, load or variant failed)
-    latency: list[float] = field(default_factory=list)  # seconds per timed call
-    latency_rounds: list[int] = field(default_factory=list)  # the round of each call
-    stages: dict[str, list[float]] = field(default_factory=dict)
-    memory: list[float] = field(default_factory=list)
-    memory_details: dict[str, Any] = field(default_factory=dict)
-    memory_unavailable: str | None = None
-    energy: list[float] = field(default_factory=list)  # joules per call, one per round
-    energy_unavailable: str | None = None
-    energy_details: dict[str, Any] = field(default_factory=dict)  # scope of the figure
-    frames: dict[str, torch.Tensor] = field(default_factory=dict)  # case label -> frames
-    runner: Runner | None = None
-    calls: int = 0
-
-    @property
-    def variant_name(self) -> str:
-        return self.variant.resolved_name(self.entry.dtype)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.entry.name, self.variant_name)
 
 
 def _describe_oom(entry: ModelEntry, variant: VariantConfig) -> str:
@@ -123,13 +93,14 @@ class MeasurementCampaign:
         """Build, place and warm up one model; errors are kept, never raised."""
         self.progress.update(m.entry.name, f"[{m.variant_name}] loading", 0, 1, None)
         try:
-            if m.entry.origin == "generator":
-                assert m.entry.generator is not None
-                m.runner = CallableRunner(m.entry.generator, m.entry.spec)
-            else:
-                pipe = build_pipeline(m.entry, m.variant)
-                pipe = apply_variant(pipe, m.variant, self.setup.torch_device)
-                m.runner = PipelineRunner(pipe, m.entry.spec, self.setup)
+            with time_limit(m, self.config.model_timeout):
+                if m.entry.origin == "generator":
+                    assert m.entry.generator is not None
+                    m.runner = CallableRunner(m.entry.generator, m.entry.spec)
+                else:
+                    pipe = build_pipeline(m.entry, m.variant)
+                    pipe = apply_variant(pipe, m.variant, self.setup.torch_device)
+                    m.runner = PipelineRunner(pipe, m.entry.spec, self.setup)
             # A tracker that slows its call (the CPU one) watches the first untimed call; the
             # same call in every run, so its figure compares across runs.
             probe = self._memory is not None and self._memory.perturbs_timing
@@ -140,7 +111,8 @@ class MeasurementCampaign:
         except (ModelLoadError, VariantUnsupported) as error:
             m.build_failed = True
             self._fail(m, str(error))
-        except GenerationError as error:
+        except GenerationError as error:  # a time-out too (ModelTimeout)
+            m.build_failed = m.runner is None
             self._fail(m, str(error))
         except Exception as error:  # a broken model must not stop the others
             m.build_failed = m.runner is None
@@ -175,7 +147,8 @@ class MeasurementCampaign:
                 memory.start()
             self._latency.start()
             try:
-                raw = m.runner.generate(prompt, seed, clock)
+                with time_limit(m, self.config.model_timeout):
+                    raw = m.runner.generate(prompt, seed, clock)
             except BaseException:
                 if track_memory and memory is not None:
                     memory.stop()  # close the window: a profiler left open crashes at exit

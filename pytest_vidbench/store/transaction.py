@@ -145,11 +145,13 @@ def update_baselines(
     rebless: bool = False,
     date: str | None = None,
     control: Sequence[float] = (),
+    pin: str | None = None,
 ) -> UpdateOutcome:
     """Append this run's ok records (and store its reference clips) under the lock.
 
     `references` maps (model, variant) to {label: full clip}; existing clips are kept
-    (pinned) unless `rebless`; `control` holds the run's control workload samples.
+    (pinned) unless `rebless`; `control` holds the run's control workload samples; `pin`
+    labels the updated histories as the anchor creep is judged against.
     Raises InputError, with nothing written, on duplicate
     record keys or reference file names shared by two (model, variant) pairs.
     """
@@ -159,7 +161,7 @@ def update_baselines(
     with locked(store.directory):
         current = store.load()  # again, under the lock: another run may have appended
         baseline = store.updated(current, records, environment, history_limit, prune, date,
-                                 control)
+                                 control, pin)
         index = dict(current.references) if current else {}
         outcome = UpdateOutcome(baseline)
         _store_clips(store.frames_dir, index, references, reference_config, rebless, outcome)

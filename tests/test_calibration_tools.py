@@ -1,0 +1,54 @@
+"""The calibration's own tools: the injected slowdowns and the scenario and table commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pytest_vidbench.calibrate import __main__ as table
+from pytest_vidbench.calibrate.changepoints import rates
+from pytest_vidbench.calibrate.scenarios import Scenario
+from pytest_vidbench.calibrate.synthetic import NoiseModel
+
+
+def test_the_shared_kernel_slowdown_keeps_results_and_is_undone(pytester, monkeypatch):
+    monkeypatch.setenv("VIDBENCH_SLOWDOWN", "sdpa:3")
+    original = F.scaled_dot_product_attention
+    pytester.makepyfile("""
+        import torch
+        import torch.nn.functional as F
+
+        def test_patched():
+            assert F.scaled_dot_product_attention.__name__ == "slower"
+            q = torch.randn(1, 2, 4, 8, generator=torch.Generator().manual_seed(0))
+            out = F.scaled_dot_product_attention(q, q, q)
+            assert out.shape == q.shape
+    """)
+    result = pytester.runpytest_inprocess("-p", "pytest_vidbench.calibrate.slowdown")
+    result.assert_outcomes(passed=1)
+    assert F.scaled_dot_product_attention is original
+    q = torch.randn(1, 2, 4, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(original(q, q, q), F.scaled_dot_product_attention(q, q, q))
+
+
+def test_a_scenario_builds_its_history_through_the_store():
+    s = Scenario(np.random.default_rng(0), NoiseModel(), checks=3)
+    for r in range(4):
+        s.record(np.ones(3), pin="v1" if r == 1 else None)
+    assert s.baseline is not None
+    entry = s.baseline.tests["b0[fp32]::latency"]
+    assert len(entry.history) == 4 and len(entry.anchor) == 2 and entry.anchor_label == "v1"
+    status, others = s.judge(np.array([3.0, 1.0, 1.0]))
+    assert status in {"regression", "suspicious"} and not others
+
+
+def test_change_point_rates_are_rates():
+    spurious, found = rates(0.044, 0.0, trials=50)
+    assert 0 <= spurious <= 0.2 and found >= 0.8
+
+
+def test_the_upper_bound_is_a_bound():
+    assert table.upper_bound(0.0, 300) == 0.01
+    assert 0.02 < table.upper_bound(0.02, 300) < 0.05
+    assert table.upper_bound(1.0, 3) <= 1.0
