@@ -158,6 +158,9 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. incomparable env)
     gate_enforced: bool = True  # False under --vidbench-report-only / --vidbench-update-baselines
     baselines_updated: str | None = None  # what the store update did, when one was asked for
+    # Directories whose .npz clips the HTML report may embed (this run's frame previews, the
+    # baseline's reference clips): a path a results file names elsewhere is never read.
+    frame_roots: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:

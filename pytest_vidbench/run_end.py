@@ -201,10 +201,43 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
         time.monotonic() - session.started, timed, session.messages,
         session.options.gate_enforced, updated)
+    report.frame_roots = frame_previews(session)
     session.report = report
     write_outputs(report, session.options, run_info(session, report, context))
     session.config.hook.pytest_vidbench_report(config=session.config, report=report)
     return 1 if report.gate_failed or session.failed_update else 0
+
+
+def frame_previews(session: VidbenchSession) -> tuple[str, ...]:
+    """For the HTML report's frame strips: this run's clips of every model with a quality
+    test, reduced like reference clips, beside the results file (frames/), and the
+    baseline's pinned reference clips. Returns the directories the report may read."""
+    from pytest_vidbench.store.references import ReferenceStore, reference_path, save_references
+
+    campaign, store = session._campaign, session._store
+    if campaign is None or store is None or session.options.html_path is None:
+        return ()
+    out = session.options.results_path.parent / "frames"
+    baseline = session._baseline
+    references = ReferenceStore(store.frames_dir,
+                                index=baseline.references if baseline else {})
+    pairs = {(r.model, r.variant) for r in session.records if r.kind == "quality"}
+    for model, variant in sorted(pairs):
+        m = campaign.results.get((model, variant))
+        if m is None or not m.frames:
+            continue
+        path = reference_path(out, model, variant)
+        try:
+            save_references(path, m.frames)
+        except (OSError, ValueError, InputError):
+            continue  # a preview is a nicety: never a reason for the run to fail
+        base = references.path(model, variant)
+        for r in session.records:
+            if (r.model, r.variant) == (model, variant) and r.verdict is not None:
+                r.verdict.extra["frames_path"] = str(path)
+                if base.is_file():
+                    r.verdict.extra["baseline_frames_path"] = str(base)
+    return (str(out), str(store.frames_dir))
 
 
 def terminal_summary(session: VidbenchSession, reporter: Any) -> None:

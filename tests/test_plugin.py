@@ -286,6 +286,20 @@ def test_markdown_html_and_benchmark_json_outputs(pytester: pytest.Pytester):
     assert "test_benchmark[toy-fp32-latency]" in done.stdout
 
 
+def test_the_html_report_shows_this_runs_frames_beside_the_baselines(
+        pytester: pytest.Pytester):
+    write_project(pytester, metrics=("flicker", "psnr"))
+    pytester.runpytest("--vidbench", "--vidbench-update-baselines").assert_outcomes(passed=2)
+    run = pytester.runpytest("--vidbench", "--vidbench-html", "report.html")
+    run.assert_outcomes(passed=2)
+    page = (pytester.path / "report.html").read_text()
+    assert "Frames: baseline against this run" in page
+    record = next(r for r in results(pytester)["results"] if r["metric"] == "flicker")
+    frames = Path(record["verdict"]["extra"]["frames_path"])
+    assert frames.is_relative_to(pytester.path / ".vidbench" / "frames") and frames.is_file()
+    assert Path(record["verdict"]["extra"]["baseline_frames_path"]).is_file()
+
+
 def test_github_step_summary_gets_the_markdown(pytester: pytest.Pytester,
                                                monkeypatch: pytest.MonkeyPatch):
     summary = Path(pytester.path) / "summary.md"

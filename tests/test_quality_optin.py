@@ -188,3 +188,15 @@ def test_clip_found_in_the_local_hub_cache(offline: Path, tiny_clip_dir: Path) -
     assert resolve_clip_dir("tiny/clip") == repo / "snapshots" / "0123abc"
     value = clip_score_metric("tiny/clip").compute(clip_frames(), prompt="a red fox")
     assert 0.0 <= value <= 100.0
+
+
+@pytest.mark.parametrize("version, safe", [("2.4.1", False), ("2.5.1+cu124", False),
+                                           ("2.6.0", True), ("2.13.0+cpu", True)])
+def test_frame_fid_refuses_a_torch_whose_load_would_unpickle_the_weights(version, safe):
+    from pytest_vidbench.quality.optin import check_safe_unpickling
+
+    if safe:
+        check_safe_unpickling(version)
+    else:
+        with pytest.raises(MetricUnavailable, match=r"torch ≥ 2\.6"):
+            check_safe_unpickling(version)

@@ -32,7 +32,7 @@ def _frames_report(tmp_path: Path, **extra: str) -> RunReport:
         unit="score", direction="higher", value=0.3, samples=[0.3, 0.31],
         verdict=Verdict(status="unchanged", baseline=0.3, change_pct=0.0, extra=dict(extra)),
     )
-    return RunReport(records=[record])
+    return RunReport(records=[record], frame_roots=(str(tmp_path),))
 
 
 def test_html_is_self_contained_and_has_the_plots(tmp_path: Path) -> None:
@@ -66,7 +66,21 @@ def test_html_skips_missing_or_bad_frames(tmp_path: Path) -> None:
                   {}):
         page = render_html(_frames_report(tmp_path, **paths))
         assert "Frames:" not in page
-    assert load_strip(str(pickled)) is None  # allow_pickle=False: never unpickle a file
+    assert load_strip(str(pickled), (str(tmp_path),)) is None  # allow_pickle=False
+
+
+def test_a_results_file_cannot_make_the_report_embed_other_files(tmp_path: Path) -> None:
+    inside, outside = tmp_path / "frames", tmp_path / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    path = write_frames(outside, "current", 0)
+    assert load_strip(path, (str(inside),)) is None
+    assert load_strip(path, ()) is None
+    assert load_strip(path, (str(outside),)) is not None
+    sneaky = str(inside / ".." / "elsewhere" / Path(path).name)  # resolved before the check
+    assert load_strip(sneaky, (str(inside),)) is None
+    page = render_html(_frames_report(inside, frames_path=path))
+    assert "Frames:" not in page
 
 
 def test_html_frames_when_only_current_exists(tmp_path: Path) -> None:
@@ -131,3 +145,18 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     # the plots and badges made it onto the page: a share of pixels is clearly coloured
     colourful = (pixels.max(axis=-1) - pixels.min(axis=-1) > 0.3).mean()
     assert colourful > 0.01, f"only {colourful:.2%} coloured pixels: no plots visible?"
+
+
+def test_the_history_plot_marks_change_points_and_the_segment_judged_against():
+    from matplotlib.figure import Figure
+
+    from pytest_vidbench.report.plots import _segments
+
+    ax = Figure().subplots()
+    _segments(ax, {"change_points": [3, 7], "segment_start": 7}, 10)
+    assert [line.get_xdata()[0] for line in ax.lines] == [3.5, 7.5]
+    (shade,) = ax.patches
+    assert shade.get_x() == 7.5 and shade.get_width() == 3.0  # runs 8–10
+    empty = Figure().subplots()
+    _segments(empty, {"change_points": ["x", 99], "segment_start": None}, 10)
+    assert not empty.lines and not empty.patches

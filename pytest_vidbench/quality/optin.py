@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,19 @@ def clip_score_metric(
     )
 
 
+def check_safe_unpickling(torch_version: str) -> None:
+    """torch-fidelity reads its weights with a bare `torch.load`: before torch 2.6 that
+    unpickles (runs) whatever the file holds; from 2.6 on it loads only tensors."""
+    major, minor = (int(part) for part in re.findall(r"\d+", torch_version)[:2])
+    if (major, minor) < (2, 6):
+        raise MetricUnavailable(
+            f"frame FID/KID need torch ≥ 2.6 (this is {torch_version}): older torch.load runs "
+            "code from the weights file; upgrade torch to load them safely")
+
+
 def inception_weights_path(weights: str | Path | None = None) -> Path:
     """torch-fidelity's Inception weights on disk, or MetricUnavailable saying what is missing."""
+    check_safe_unpickling(torch.__version__)
     missing = [p for p in ("torch_fidelity", "torchvision") if importlib.util.find_spec(p) is None]
     if missing:
         raise MetricUnavailable(

@@ -155,6 +155,7 @@ def demo_report(frames_dir: Path | None = None) -> RunReport:
         baseline_environment="cuda-h100-80gb", repeats="2 warm-up, 5 rounds \u00d7 2 calls",
         wall_seconds=742.0, timed_seconds=545.0,
         warnings=["baseline driver 560.35 differs from this run's 565.57; latency compared anyway"],
+        frame_roots=(str(frames_dir),) if frames_dir is not None else (),
     )
 
 

@@ -145,7 +145,7 @@ def _img(uri: str, alt: str) -> str:
     return f'<img src="{uri}" alt="{_esc(alt)}">'
 
 
-def _frames_section(rows: list[Row]) -> str:
+def _frames_section(rows: list[Row], roots: tuple[str, ...]) -> str:
     seen: set[tuple[str, str]] = set()
     cards = []
     for row in rows:
@@ -154,8 +154,8 @@ def _frames_section(rows: list[Row]) -> str:
         has_paths = extra.get("frames_path") or extra.get("baseline_frames_path")
         if key in seen or not has_paths or len(cards) >= MAX_FRAME_STRIPS:
             continue
-        uri = plots.frame_strips(plots.load_strip(extra.get("baseline_frames_path")),
-                                 plots.load_strip(extra.get("frames_path")))
+        uri = plots.frame_strips(plots.load_strip(extra.get("baseline_frames_path"), roots),
+                                 plots.load_strip(extra.get("frames_path"), roots))
         if uri is None:
             continue  # paths given but unreadable: nothing to show, not an error
         seen.add(key)
@@ -199,7 +199,7 @@ def render_html(report: RunReport) -> str:
     errors = [r for r in rows if r.status == "error"]
     with plots.plot_style(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. missing glyphs for exotic model names
-        frames = _frames_section(rows)
+        frames = _frames_section(rows, report.frame_roots)
         figures = _plots_section(rows)
     parts = [
         "<!DOCTYPE html>",

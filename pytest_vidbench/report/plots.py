@@ -113,6 +113,7 @@ def distribution_and_trend(row: Row) -> str | None:
 
     if history:
         xs = np.arange(1, len(history) + 1)
+        _segments(right, extra, len(history))
         right.plot(xs, np.asarray(history) / divisor, marker="o", markersize=3,
                    color=BASELINE_COLOR, linewidth=1)
         if value is not None:
@@ -125,6 +126,19 @@ def distribution_and_trend(row: Row) -> str | None:
         right.set_axis_off()
     right.set_title("history")
     return to_data_uri(fig)
+
+
+def _segments(ax: Any, extra: dict[str, Any], n: int) -> None:
+    """Change points as dashed lines; the newest stable segment, judged against, shaded."""
+    points = [int(c) for c in extra.get("change_points") or []
+              if isinstance(c, int | float) and 0 < c < n]
+    for c in points:  # index c starts a new level: between runs c and c + 1 (1-based)
+        ax.axvline(c + 0.5, color="#8250df", linestyle=":", linewidth=1.2)
+    start = extra.get("segment_start")
+    if isinstance(start, int) and 0 < start < n:
+        ax.axvspan(start + 0.5, n + 0.5, color="#8250df", alpha=0.07)
+        ax.text(start + 0.6, 0.97, "judged against", transform=ax.get_xaxis_transform(),
+                va="top", fontsize=7, color="#8250df")
 
 
 def memory_bars(rows: Sequence[Row], max_bars: int = 30) -> str | None:
@@ -155,9 +169,19 @@ def memory_bars(rows: Sequence[Row], max_bars: int = 30) -> str | None:
     return to_data_uri(fig)
 
 
-def load_strip(path: object, max_frames: int = 4) -> np.ndarray | None:
-    """A few evenly spaced frames side by side as H x W x 3 uint8, or None if unreadable."""
-    if not isinstance(path, str) or not path or not os.path.isfile(path):
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, os.path.realpath(r)]) == os.path.realpath(r)
+               for r in roots if r)
+
+
+def load_strip(path: object, roots: Sequence[str] = (), max_frames: int = 4
+               ) -> np.ndarray | None:
+    """A few evenly spaced frames side by side as H x W x 3 uint8, or None if unreadable or
+    outside `roots` (the report's frame directories: a crafted results file must not make
+    the report embed any other file)."""
+    if not isinstance(path, str) or not path.endswith(".npz") or not os.path.isfile(path) \
+            or not _inside(path, roots):
         return None
     try:
         if os.path.getsize(path) > MAX_FRAMES_BYTES:
@@ -165,7 +189,9 @@ def load_strip(path: object, max_frames: int = 4) -> np.ndarray | None:
         with np.load(path, allow_pickle=False) as data:
             if not data.files:
                 return None
-            array = np.asarray(data["frames" if "frames" in data.files else data.files[0]])
+            # a reference file (store/references.py) keeps its first clip as clip_0
+            name = next((n for n in ("frames", "clip_0") if n in data.files), data.files[0])
+            array = np.asarray(data[name])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
     return _to_strip(array, max_frames)
