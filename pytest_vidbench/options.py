@@ -63,6 +63,8 @@ def add_options(parser: pytest.Parser) -> None:
                     help="write the PR-comment Markdown here")
     group.addoption("--vidbench-html", default=None, metavar="PATH",
                     help="write a self-contained HTML report here")
+    group.addoption("--vidbench-prometheus", default=None, metavar="PATH",
+                    help="write the results as a Prometheus textfile (node_exporter) here")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class RunOptions:
     rebless: bool = False
     accept_regressions: bool = False
     pin_anchor: str | None = None  # label of the anchor this update pins
+    prometheus_path: Path | None = None
 
     @property
     def gate_enforced(self) -> bool:
@@ -145,7 +148,20 @@ def resolve_options(pytest_config: pytest.Config) -> RunOptions:
         accept_regressions=bool(getoption("--vidbench-accept-regressions")),
         pin_anchor=_label(getoption("--vidbench-pin-anchor"), bool(
             getoption("--vidbench-update-baselines"))),
+        prometheus_path=_prometheus(rootdir, getoption("--vidbench-prometheus")),
     )
+
+
+def _prometheus(rootdir: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    from pytest_vidbench.report.prometheus import check_available
+
+    try:
+        check_available()
+    except ImportError as error:
+        raise ConfigError(str(error)) from None
+    return _path(rootdir, value)
 
 
 def _label(value: str | None, updating: bool) -> str | None:

@@ -327,6 +327,24 @@ def test_env_reports_the_cpu_and_degrades_without_nvml(capsys: pytest.CaptureFix
     assert data["warnings"] == sum(c["level"] == "warn" for c in data["checks"])
 
 
+def test_env_says_what_a_first_run_here_needs(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_vidbench.store.baselines import BaselineStore
+
+    code, out, _ = cli(capsys, "env")
+    assert "has no baselines" in out
+    assert "--vidbench-update-baselines --vidbench-runs 5" in out
+    key = json.loads(cli(capsys, "env", "--json")[1])["environment_key"]
+    store = BaselineStore(tmp_path / "baselines", key)
+    baseline = None
+    for run in range(5):
+        baseline = store.updated(baseline, [latency("a", 1.0, run)], {}, 10, False,
+                                 date=f"2026-01-01T00:00:0{run}")
+    store.write(baseline)
+    _, out, _ = cli(capsys, "env")
+    assert "deep enough for the gate on every test" in out and "has no baselines" not in out
+
+
 class FakeNvml:
     """Just enough of pynvml for one throttled GPU shared with another process."""
 

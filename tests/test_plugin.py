@@ -300,6 +300,24 @@ def test_the_html_report_shows_this_runs_frames_beside_the_baselines(
     assert Path(record["verdict"]["extra"]["baseline_frames_path"]).is_file()
 
 
+def test_the_prometheus_textfile_holds_every_result_and_verdict(pytester: pytest.Pytester):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    write_project(pytester, metrics=("latency", "memory"))
+    pytester.runpytest("--vidbench", "--vidbench-prometheus", "out/vidbench.prom"
+                       ).assert_outcomes(passed=2)
+    text = (pytester.path / "out" / "vidbench.prom").read_text()
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    values = {s.labels["metric"]: s.value for s in samples if s.name == "vidbench_result_value"}
+    recorded = {r["metric"]: r["value"] for r in results(pytester)["results"]}
+    assert values == pytest.approx(recorded)
+    verdicts = [s for s in samples if s.name == "vidbench_verdict"]
+    assert {s.labels["status"] for s in verdicts if s.value == 1} == {"new"}
+    assert sum(s.value for s in verdicts) == 2  # one-hot: one verdict per result
+    (gate,) = [s for s in samples if s.name == "vidbench_gate_failed"]
+    assert gate.value == 0
+
+
 def test_github_step_summary_gets_the_markdown(pytester: pytest.Pytester,
                                                monkeypatch: pytest.MonkeyPatch):
     summary = Path(pytester.path) / "summary.md"

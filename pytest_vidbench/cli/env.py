@@ -109,12 +109,28 @@ def collect(config: Any) -> dict[str, Any]:
     checks += more
     checks.append(energy_check(setup))
     return {
+        "first_run": baseline_advice(Path(config.baselines), key),
         "device": setup.device, "configured_device": config.device,
         "environment_key": key, "baseline_file": str(baseline),
         "baseline_exists": baseline.is_file(), "environment": environment,
         "checks": [c.to_json() for c in checks], "gpus": gpus,
         "warnings": sum(c.level == "warn" for c in checks),
     }
+
+
+def baseline_advice(directory: Path, key: str) -> list[str]:
+    """What a first run here would say: no baselines or too few runs, and the command."""
+    from pytest_vidbench.report.first_run import first_run_lines
+    from pytest_vidbench.store.baselines import BaselineStore
+    from pytest_vidbench.store.schema import InputError
+
+    store = BaselineStore(directory, key)
+    try:
+        baseline = store.load() if store.path.is_file() else None
+    except InputError as error:
+        return [f"vidbench: {error}"]
+    history = {k: len(t.history) for k, t in baseline.tests.items()} if baseline else {}
+    return first_run_lines(key, store.other_environments(), history or {"(every test)": 0})
 
 
 def _print_text(data: dict[str, Any]) -> None:
@@ -129,6 +145,10 @@ def _print_text(data: dict[str, Any]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {'-' if value is None else value}")
+    print()
+    print("baselines")
+    for line in data["first_run"] or ["  deep enough for the gate on every test"]:
+        print(f"  {line.removeprefix('vidbench: ')}")
     print()
     print("health")
     for check in data["checks"]:

@@ -1,4 +1,4 @@
-"""Writing a run's outputs: results JSON, pytest-benchmark JSON, Markdown, HTML."""
+"""Writing a run's outputs: results JSON, pytest-benchmark JSON, Markdown, HTML, Prometheus."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def write_outputs(report: RunReport, options: RunOptions, run: dict[str, Any]) -
         write_json_atomic(options.benchmark_json_path,
                           benchmark_document(report.records, report.environment))
     write_reports(report, options.markdown_path, options.html_path)
+    if options.prometheus_path is not None:
+        from pytest_vidbench.measure.environment import environment_key
+        from pytest_vidbench.report.prometheus import write_prometheus
+
+        options.prometheus_path.parent.mkdir(parents=True, exist_ok=True)
+        write_prometheus(report, options.prometheus_path, environment_key(report.environment))
 
 
 def write_reports(report: RunReport, markdown_path: Any, html_path: Any) -> None:
