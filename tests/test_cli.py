@@ -331,7 +331,7 @@ def test_env_says_what_a_first_run_here_needs(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_vidbench.store.baselines import BaselineStore
 
-    code, out, _ = cli(capsys, "env")
+    _, out, _ = cli(capsys, "env")
     assert "has no baselines" in out
     assert "--vidbench-update-baselines --vidbench-runs 5" in out
     key = json.loads(cli(capsys, "env", "--json")[1])["environment_key"]

@@ -148,9 +148,8 @@ def test_a_slowdown_shared_by_a_third_of_the_models_names_each_of_them():
         ["unchanged"] * 4
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: with half the models shifted, the MAD "
-                   "behind the heterogeneity term breaks down and widens every interval")
 def test_a_slowdown_shared_by_half_the_models_names_each_of_them():
+    # The run's heterogeneity comes from the unsuspected half only (gate/decide.py).
     past = histories(noisy(np.random.default_rng(3)))
     factors = {0: 1.3, 1: 1.3, 2: 1.3}
     now = [0.2 * factors.get(i, 1.0) for i in range(6)]

@@ -71,6 +71,7 @@ def _views(t: TimingInput, histories: dict[str, TestHistory], logs: dict[str, fl
 def stage1(tests: Sequence[TimingInput], histories: dict[str, TestHistory],
            control: float | None, policy: Policy) -> Stage1:
     logs = {t.key: math.log(t.value) for t in tests if t.kind == "latency" and t.value > 0}
+    effect = {t.key: t.min_effect for t in tests}
     views = {t.key: _views(t, histories, logs, control) for t in tests}
     fits: dict[str, ViewFit] = {}
     evidence: dict[str, dict[str, Evidence]] = {t.key: {} for t in tests}
@@ -80,7 +81,11 @@ def stage1(tests: Sequence[TimingInput], histories: dict[str, TestHistory],
         prior = fit_prior(list(series.values()), noise)
         first = {k: e for k, s in series.items()
                  if (e := assess(s, [s.current], view, prior, policy.noise_floor, noise))}
-        tau2 = heterogeneity(list(first.values()))
+        # τ² from the tests the screen does not suspect: a regression shared by several
+        # models is heterogeneity too, and must not widen the intervals that should catch it.
+        calm = [e for k, e in first.items()
+                if not (e.p_worse <= policy.screen_p and e.delta >= math.log1p(effect[k] / 2))]
+        tau2 = heterogeneity(calm)
         fits[view] = ViewFit(prior, noise, tau2)
         for k, s in series.items():
             e = assess(s, [s.current], view, prior, policy.noise_floor, noise, tau2)

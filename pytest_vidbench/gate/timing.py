@@ -26,6 +26,7 @@ CHANGE_MIN_STEP = math.log1p(0.10)  # a level change smaller than the default mi
 MIN_HISTORY = 3  # runs needed for the prediction interval; fewer: the within-run rule
 WITHIN_RUN_EFFECT_FACTOR = 2.0  # within-run samples miss run-to-run noise: demand twice the effect
 PRIOR_DF_CAP = 10.0  # benchmarks of one run share noise: never claim more prior df
+MIN_HETEROGENEITY_TESTS = 4
 HETEROGENEITY_LEVEL = 0.99  # widen only when the spread exceeds 99% of chance spreads
 
 
@@ -117,7 +118,7 @@ def heterogeneity(evidence: Sequence[Evidence]) -> float:
     regressions does not inflate it; it must exceed what agreeing tests reach by chance in
     99% of runs, so a calm run is not widened by the MAD's own noise.
     """
-    if len(evidence) < 6:  # a MAD of fewer tests is too unstable to widen anything
+    if len(evidence) < MIN_HETEROGENEITY_TESTS:  # too few to tell spread from chance
         return 0.0
     spread = stats.mad_scale([e.delta for e in evidence]) ** 2
     expected = statistics.median(e.se**2 for e in evidence)
