@@ -170,7 +170,8 @@ class Judge:
         if creep is not None:
             crept = decide(creep, p, confirmed=bool(context.fresh), failed=failed)
             for key, v in crept.items():
-                verdicts[key] = with_creep(verdicts[key], v, histories[key].anchor_label)
+                if key in verdicts:  # else too short a history: the within-run rule decides
+                    verdicts[key] = with_creep(verdicts[key], v, histories[key].anchor_label)
         verdicts.update(s1.short)
         for record, test in timing:
             record.verdict = verdicts[record.key]
