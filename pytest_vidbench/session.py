@@ -116,7 +116,8 @@ class VidbenchSession:
                 wanted.setdefault(case.measurement_key, case)
             self._campaign = MeasurementCampaign(
                 [(c.model, c.variant) for c in wanted.values()], self.device_setup(),
-                self.options.config, self._progress())
+                self.options.config, self._progress(),
+                frozenset(c.kind for c in self.cases.values()))
             self._campaign.run()
         return self._campaign.results[key]
 

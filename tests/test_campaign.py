@@ -99,3 +99,16 @@ def test_a_hung_model_errors_at_its_time_limit_and_the_others_are_measured():
     assert hung.error is not None and "per-model time limit of 1 s" in hung.error
     assert "model_timeout" in hung.error and hung.latency == []
     assert ok.error is None and len(ok.latency) == CONFIG.rounds * CONFIG.calls_per_round
+
+
+def test_a_tracker_no_test_reads_is_not_run():
+    registry = ModelRegistry()
+    entry = registry.add_generator("a", lambda prompt, seed: torch.full((2, 3, 8, 8), 0.5))
+    setup = apply_device_setup("cpu", 1, False, False)
+    only_latency = MeasurementCampaign([(entry, VariantConfig())], setup, CONFIG,
+                                       Progress(None, 0), frozenset({"latency"}))
+    everything = MeasurementCampaign([(entry, VariantConfig())], setup, CONFIG,
+                                     Progress(None, 0))
+    lean, full = only_latency.run()[("a", "fp32")], everything.run()[("a", "fp32")]
+    assert lean.memory == [] and only_latency.memory_unavailable == "not selected"
+    assert full.memory and len(lean.latency) == len(full.latency)

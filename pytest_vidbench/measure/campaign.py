@@ -64,6 +64,7 @@ class MeasurementCampaign:
         setup: DeviceSetup,
         config: VidbenchConfig,
         progress: Progress,
+        kinds: frozenset[str] | None = None,  # the kinds of test selected; None: all
     ) -> None:
         self.setup = setup
         self.config = config
@@ -76,8 +77,14 @@ class MeasurementCampaign:
         self.control_rounds: list[int] = []
         self._control = ControlWorkload(setup) if config.thresholds.control else None
         self._latency = LatencyTracker(setup)
-        self._energy, self.energy_unavailable = self._optional(lambda: EnergyTracker(setup))
-        self._memory, self.memory_unavailable = self._optional(lambda: memory_tracker(setup))
+        # A tracker nobody reads costs time: the CPU memory probe profiles the warm-up call.
+        def wanted(kind: str) -> bool:
+            return kinds is None or kind in kinds
+
+        self._energy, self.energy_unavailable = self._optional(
+            lambda: EnergyTracker(setup)) if wanted("energy") else (None, "not selected")
+        self._memory, self.memory_unavailable = self._optional(
+            lambda: memory_tracker(setup)) if wanted("memory") else (None, "not selected")
         self.timed_seconds = 0.0
 
     @staticmethod
