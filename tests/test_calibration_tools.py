@@ -52,3 +52,19 @@ def test_the_upper_bound_is_a_bound():
     assert table.upper_bound(0.0, 300) == 0.01
     assert 0.02 < table.upper_bound(0.02, 300) < 0.05
     assert table.upper_bound(1.0, 3) <= 1.0
+
+
+def test_a_real_series_log_summarizes_per_series(tmp_path):
+    import json
+
+    from pytest_vidbench.calibrate.real import summarize_log
+
+    log = tmp_path / "series.jsonl"
+    runs = [("unchanged", 0, {"a": "unchanged", "b": "suspicious"}, 100.0),
+            ("injected a", 1, {"a": "regression", "b": "unchanged"}, 300.0),
+            ("injected a", 0, {"a": "suspicious", "b": "unchanged"}, 200.0)]
+    log.write_text("".join(json.dumps({"series": s, "exit_code": c, "statuses": st,
+                                       "seconds": t}) + "\n" for s, c, st, t in runs))
+    table = summarize_log(log).splitlines()
+    assert table[2] == "| unchanged | 1 | 0 | a 0/0, b 0/1 | 100 s |"
+    assert table[3] == "| injected a | 2 | 1 | a 1/1, b 0/0 | 250 s |"

@@ -99,6 +99,25 @@ def interleaved(series: list[tuple[str, str | None, int]]) -> list[tuple[str, st
     return [(name, slowdown) for _, _, name, slowdown in sorted(slots)]
 
 
+def summarize_log(path: Path) -> str:
+    """A Markdown table of a `--log` file: per series, the gate and each model's verdicts."""
+    series: dict[str, list[dict]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            run = json.loads(line)
+            series.setdefault(run["series"], []).append(run)
+    lines = ["| series | runs | gate failed | regression / suspicious per model | wall per run "
+             "(median) |", "|---|---:|---:|---|---:|"]
+    for name, runs in series.items():
+        models = sorted({m for r in runs for m in r["statuses"]})
+        cells = [f"{m} {sum(r['statuses'].get(m) == 'regression' for r in runs)}/"
+                 f"{sum(r['statuses'].get(m) == 'suspicious' for r in runs)}" for m in models]
+        wall = statistics.median(r["seconds"] for r in runs)
+        lines.append(f"| {name} | {len(runs)} | {sum(r['exit_code'] == 1 for r in runs)} | "
+                     f"{', '.join(cells)} | {wall:.0f} s |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=3)
@@ -113,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--baselines", type=Path, default=None,
                         help="start from a copy of this baseline directory (its history)")
+    parser.add_argument("--summarize", type=Path, default=None,
+                        help="print the table of an earlier --log file and stop")
     args, extra = parser.parse_known_args(argv)
+    if args.summarize:
+        print(summarize_log(args.summarize))
+        return 0
     slowdowns = args.slowdown or ["ltx-tiny:2:0.75"]
     with tempfile.TemporaryDirectory(prefix="vidbench-calibrate-") as tmp:
         baselines, out = Path(tmp) / "baselines", Path(tmp) / "results.json"
