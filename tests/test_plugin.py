@@ -57,6 +57,13 @@ def test_session_time_and_overhead_are_printed(pytester: pytest.Pytester):
     write_project(pytester)
     run = pytester.runpytest("--vidbench")
     run.stdout.fnmatch_lines(["*vidbench session:*wall*timed generation*", "*gate: passed*"])
+    info = results(pytester)["run"]
+    # Timed generation is part of the session, and the printed line shows the stored figures.
+    assert 0 < info["timed_seconds"] <= info["wall_seconds"]
+    from pytest_vidbench.report.format import timing_sentence
+
+    expected = timing_sentence(info["wall_seconds"], info["timed_seconds"])
+    assert f"vidbench session: {expected}" in run.outlines
 
 
 def test_progress_is_shown_without_s_and_quiet_under_q(pytester: pytest.Pytester):

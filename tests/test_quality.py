@@ -65,7 +65,10 @@ def test_default_set_names_and_metadata(registry: QualityRegistry) -> None:
     assert "vmaf" not in default_quality_metrics(include_vmaf=False)
     for metric in registry:
         assert metric.direction in ("higher", "lower")
-        assert metric.tolerance >= 0
+        # Above 0, or 8-bit rounding alone would regress; well inside the range, or no
+        # change could.
+        low, high = metric.value_range or (-math.inf, math.inf)
+        assert 0 < metric.tolerance < 0.1 * (high - low), metric.name
         assert metric.needs_reference == (metric.floor is not None)
         assert not metric.needs_prompt
     assert registry.get("psnr").value_range == (0.0, PSNR_CAP_DB)

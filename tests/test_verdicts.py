@@ -128,8 +128,9 @@ def test_a_confirmation_that_cannot_run_fails_closed():
 
 def test_a_whole_process_running_slow_is_not_a_regression():
     past = histories(noisy(np.random.default_rng(1)))
-    assert set(judge([0.2 * 1.46] * 6, past, CONTROL * 1.46,
-                     fresh_source({}))) <= {"unchanged", "suspicious"}
+    # Raw +46% everywhere, control too: said (suspicious, "a loaded machine"), never failed.
+    assert judge([0.2 * 1.46] * 6, past, CONTROL * 1.46, fresh_source({})) == \
+        ["suspicious"] * 6
 
 
 def test_a_fast_process_does_not_hide_one_model_slowing():
