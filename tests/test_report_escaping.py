@@ -93,6 +93,20 @@ def _cell_texts(markdown: str) -> list[list[list[str]]]:
     return tables
 
 
+def assert_inert(markdown: str) -> None:
+    """No inline HTML, link, image or code span, and only our own HTML blocks (the marker and
+    the <details> wrapper); rendered, only the tags a table comment needs."""
+    for token in MD.parse(markdown):
+        if token.type == "html_block":
+            assert token.content.startswith((MARKER, "<details>\n<summary>All ", "</details>"))
+        assert token.type != "html_inline"
+        for child in token.children or []:
+            assert child.type not in ("html_inline", "link_open", "image", "code_inline"), child
+    rendered = parse_html(MD.render(markdown))
+    assert {tag for tag, _ in rendered.tags} <= MD_TAGS
+    assert rendered.comments == [" pytest-vidbench "]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(model=untrusted, variant=untrusted, metric=untrusted, error=untrusted, warning=untrusted)
 def test_markdown_never_yields_html_or_extra_cells(
@@ -100,17 +114,7 @@ def test_markdown_never_yields_html_or_extra_cells(
 ) -> None:
     report = _report(model, variant, metric, error, warning)
     markdown = render_markdown(report)
-    tokens = MD.parse(markdown)
-    # No inline HTML at all, and only our own HTML blocks (marker, <details> wrapper).
-    for token in tokens:
-        assert token.type != "html_inline"
-        if token.type == "html_block":
-            assert token.content.startswith((MARKER, "<details>\n<summary>All ", "</details>"))
-        for child in token.children or []:
-            assert child.type not in ("html_inline", "link_open", "image", "code_inline"), child
-    rendered = parse_html(MD.render(markdown))
-    assert {tag for tag, _ in rendered.tags} <= MD_TAGS
-    assert rendered.comments == [" pytest-vidbench "]
+    assert_inert(markdown)
     attention, full = _cell_texts(markdown)
     # every row keeps its 8 cells, and the cells read back exactly as the names were given
     assert len(full) == 1 + len(report.records)
@@ -201,15 +205,7 @@ every_field = st.fixed_dictionaries({name: linky for name in FIELDS})
 def test_markdown_escapes_every_field_and_links_nothing(values: dict[str, str]) -> None:
     markdown = render_markdown(_every_field_report(values))
     assert not AUTOLINK.search(markdown), AUTOLINK.search(markdown)
-    for token in MD.parse(markdown):
-        if token.type == "html_block":
-            assert token.content.startswith((MARKER, "<details>\n<summary>All ", "</details>"))
-        assert token.type != "html_inline"
-        for child in token.children or []:
-            assert child.type not in ("html_inline", "link_open", "image", "code_inline"), child
-    rendered = parse_html(MD.render(markdown))
-    assert {tag for tag, _ in rendered.tags} <= MD_TAGS
-    assert rendered.comments == [" pytest-vidbench "]
+    assert_inert(markdown)
     attention, full = _cell_texts(markdown)
     assert all(len(row) == 8 for row in attention + full)  # no cell injected by the unit
     assert markdown.count("<details>") == 1 and markdown.count("</details>") == 1

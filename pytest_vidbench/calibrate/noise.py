@@ -21,15 +21,20 @@ from pytest_vidbench.calibrate.synthetic import NoiseModel
 TAIL = 1.2  # a call this much slower than its run's median counts as a heavy-tail one
 
 
+def _run(document: dict) -> tuple[dict[str, float], float | None]:
+    """One process: log latency per model, and the log median of its control samples."""
+    logs = {r["model"]: math.log(r["value"]) for r in document["results"]
+            if r["kind"] == "latency" and r["status"] == "ok" and r.get("value")}
+    control = document.get("run", {}).get("control_samples") or []
+    return logs, math.log(statistics.median(control)) if control else None
+
+
+def _documents(paths: list[Path]) -> list[dict]:
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+
+
 def load(paths: list[Path]) -> list[tuple[dict[str, float], float | None]]:
-    runs = []
-    for path in paths:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        logs = {r["model"]: math.log(r["value"]) for r in document["results"]
-                if r["kind"] == "latency" and r["status"] == "ok" and r.get("value")}
-        control = document.get("run", {}).get("control_samples") or []
-        runs.append((logs, math.log(statistics.median(control)) if control else None))
-    return runs
+    return [_run(d) for d in _documents(paths)]
 
 
 def components(runs: list[tuple[dict[str, float], float | None]]) -> dict[str, dict[str, float]]:
@@ -49,7 +54,7 @@ def fit(paths: list[Path]) -> NoiseModel:
     file each): within-run spread and heavy tail from the samples, the process factor's
     spread and slow processes from the mean log time over models, and the per-model offset
     from each model's ratio to the mean of the others, less the others' own share."""
-    documents = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    documents = _documents(paths)
     scales, tails, factors, ratios = [], [], [], []
     for document in documents:
         latency = [r for r in document["results"] if r["kind"] == "latency"
@@ -66,8 +71,7 @@ def fit(paths: list[Path]) -> NoiseModel:
     centre = statistics.median(factors)
     drift = 1.4826 * statistics.median(abs(f - centre) for f in factors)
     slow = [f for f in factors if f - centre > 3 * drift]
-    runs = load(paths)
-    table = components(runs)
+    table = components([_run(d) for d in documents])
     models = len(table)
     peers = statistics.median(r["peers"] for r in table.values())
     return NoiseModel(

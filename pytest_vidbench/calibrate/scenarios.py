@@ -14,20 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_vidbench.calibrate.synthetic import NoiseModel, Run, simulate_run
+from pytest_vidbench.calibrate.synthetic import (
+    NoiseModel,
+    fresh_processes,
+    run_records,
+    simulate_run,
+)
 from pytest_vidbench.config import Thresholds
 from pytest_vidbench.gate.judge import Comparison, Judge
-from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
+from pytest_vidbench.records import RunContext
 from pytest_vidbench.store.baselines import BaselineFile, BaselineStore
 from pytest_vidbench.store.histories import histories
 
 ENV = {"git_commit": "0" * 12}
-
-
-def _records(run: Run) -> list[ResultRecord]:
-    return [ResultRecord(test_id=f"sim::b{i}", model=f"b{i}", variant="fp32", metric="latency",
-                         kind="latency", unit="s", value=float(np.median(s)),
-                         samples=s.tolist()) for i, s in enumerate(run.samples)]
 
 
 class Scenario:
@@ -43,7 +42,7 @@ class Scenario:
     def record(self, factors: np.ndarray, pin: str | None = None) -> None:
         run = simulate_run(self.rng, self.model, self.bases, factors)
         self.baseline = self.store.updated(
-            self.baseline, _records(run), ENV, 10, False, control=run.control.tolist(),
+            self.baseline, run_records(run), ENV, 10, False, control=run.control.tolist(),
             date=f"2026-01-01T{self.runs // 3600:02}:{self.runs // 60 % 60:02}:"
                  f"{self.runs % 60:02}", pin=pin)
         self.runs += 1
@@ -51,19 +50,10 @@ class Scenario:
     def judge(self, factors: np.ndarray) -> tuple[str, bool]:
         """(model 0's status, whether any other model was called a regression)."""
         run = simulate_run(self.rng, self.model, self.bases, factors)
-        records = _records(run)
-
-        def fresh(suspects: list[str], refs: list[str]) -> FreshRun:
-            again = simulate_run(self.rng, self.model, self.bases, factors,
-                                 n=self.model.fresh_samples)
-            keys = {r.key: i for i, r in enumerate(records)}
-            return FreshRun({k: float(np.median(again.samples[keys[k]]))
-                             for k in [*suspects, *refs]},
-                            float(np.median(again.control)), self.model.fresh_samples)
-
+        records = run_records(run)
         Judge(Thresholds(), {}).judge(records, Comparison("sim", histories(self.baseline), []),
                                       RunContext(run.control.tolist(), self.model.samples),
-                                      fresh)
+                                      fresh_processes(self.rng, self.model, self.bases, factors))
         statuses = [r.verdict.status if r.verdict else "" for r in records]
         return statuses[0], "regression" in statuses[1:]
 

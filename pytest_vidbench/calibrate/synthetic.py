@@ -12,6 +12,7 @@ The sessions go through the real `Judge` and its fresh-process confirmation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,26 @@ def _key(i: int) -> str:
     return f"b{i}[fp32]::latency"
 
 
+def run_records(run: Run) -> list[ResultRecord]:
+    """The latency records of one simulated run, keyed like `_key`."""
+    return [ResultRecord(test_id=f"sim::b{i}", model=f"b{i}", variant="fp32",
+                         metric="latency", kind="latency", unit="s",
+                         value=float(np.median(s)), samples=s.tolist())
+            for i, s in enumerate(run.samples)]
+
+
+def fresh_processes(rng: np.random.Generator, model: NoiseModel, bases: np.ndarray,
+                    factors: np.ndarray) -> Callable[[list[str], list[str]], FreshRun]:
+    """The gate's `Remeasure` for simulated runs: each call is one short fresh process."""
+    def fresh_process(suspects: list[str], refs: list[str]) -> FreshRun:
+        again = simulate_run(rng, model, bases, factors, n=model.fresh_samples)
+        wanted = {int(k[1:k.index("[")]) for k in [*suspects, *refs]}
+        return FreshRun({_key(i): float(np.median(again.samples[i])) for i in wanted},
+                        float(np.median(again.control)), model.fresh_samples)
+
+    return fresh_process
+
+
 def histories_from_runs(runs: list[Run]) -> dict[str, TestHistory]:
     out: dict[str, list[PastRun]] = {}
     for r, run in enumerate(runs):
@@ -97,21 +118,11 @@ def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, h
     for index, factor in (slowdown or {}).items():
         factors[index] = factor
     current = simulate_run(rng, model, bases, factors)
-    records = [ResultRecord(test_id=f"sim::b{i}", model=f"b{i}", variant="fp32",
-                            metric="latency", kind="latency", unit="s",
-                            value=float(np.median(s)), samples=s.tolist())
-               for i, s in enumerate(current.samples)]
-
-    def fresh_process(suspects: list[str], refs: list[str]) -> FreshRun:
-        again = simulate_run(rng, model, bases, factors, n=model.fresh_samples)
-        wanted = {int(k[1:k.index("[")]) for k in [*suspects, *refs]}
-        return FreshRun({_key(i): float(np.median(again.samples[i])) for i in wanted},
-                        float(np.median(again.control)), model.fresh_samples)
-
+    records = run_records(current)
     context = RunContext(current.control.tolist(), model.samples)
     Judge(thresholds or Thresholds(), {}).judge(
         records, Comparison("sim", histories_from_runs(runs), []), context,
-        fresh_process if remeasure else None)
+        fresh_processes(rng, model, bases, factors) if remeasure else None)
     status = [r.verdict.status if r.verdict else "" for r in records]
     return SessionOutcome({i for i, s in enumerate(status) if s == "regression"},
                           {i for i, s in enumerate(status) if s == "suspicious"},
