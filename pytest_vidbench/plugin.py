@@ -19,6 +19,7 @@ from pytest_vidbench.fixtures import (  # noqa: F401  (fixtures are found by nam
 from pytest_vidbench.options import add_options, resolve_options
 from pytest_vidbench.session import SESSION_KEY, VidbenchSession
 from pytest_vidbench.termination import trap_sigterm, untrap_sigterm
+from pytest_vidbench.workers import choose_dist, pin_worker
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -29,6 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns -n into --dist load
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    choose_dist(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "vidbench(models=None, metrics=None): choose the models and metrics of a "
@@ -37,13 +43,32 @@ def pytest_configure(config: pytest.Config) -> None:
         options = resolve_options(config)
     except ConfigError as error:
         raise pytest.UsageError(f"pytest-vidbench: {error}") from None
-    config.stash[SESSION_KEY] = VidbenchSession(config, options)
+    session = config.stash[SESSION_KEY] = VidbenchSession(config, options)
     if options.enabled:
+        pin_worker(session.role, options.config.device)
         trap_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     untrap_sigterm(config)
+    if SESSION_KEY in config.stash:
+        _session(config).close()
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, once per worker
+def pytest_configure_node(node: object) -> None:
+    _session(node.config).configure_worker(node.workerinput)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    return _session(config).scheduler(log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    _session(node.config).worker_done(  # type: ignore[attr-defined]
+        getattr(node, "workeroutput", None), error)
 
 
 def _session(config: pytest.Config) -> VidbenchSession:

@@ -108,6 +108,11 @@ class FreshRun:
         return asdict(self)
 
 
+def _number_or_none(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else None
+
+
 @dataclass
 class RunContext:
     """Run-level facts, held once: records keep per-test data only."""
@@ -116,6 +121,7 @@ class RunContext:
     calls: int = 0  # timed calls behind each latency summary of this process
     fresh: list[FreshRun] = field(default_factory=list)  # the confirmation processes, in order
     confirmation_error: str | None = None  # why a needed confirmation could not run
+    alpha: float | None = None  # the family-wise error rate the timing tests were judged at
 
     @property
     def control(self) -> float | None:
@@ -128,7 +134,7 @@ class RunContext:
     def to_json(self) -> dict[str, Any]:
         return {"control_samples": list(self.control_samples), "calls": self.calls,
                 "fresh_runs": [f.to_json() for f in self.fresh],
-                "confirmation_error": self.confirmation_error}
+                "confirmation_error": self.confirmation_error, "alpha": self.alpha}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunContext:
@@ -139,7 +145,8 @@ class RunContext:
                  for f in data.get("fresh_runs") or [] if isinstance(f, dict)]
         return cls(control_samples=[float(x) for x in data.get("control_samples") or []],
                    calls=int(data.get("calls") or 0), fresh=fresh,
-                   confirmation_error=data.get("confirmation_error"))
+                   confirmation_error=data.get("confirmation_error"),
+                   alpha=_number_or_none(data.get("alpha")))
 
 
 @dataclass

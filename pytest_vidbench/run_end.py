@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -45,13 +46,11 @@ def _remeasure(session: VidbenchSession) -> Remeasure:
     option = session.config.option
     passthrough += carried_options(getattr(option, "plugins", None) or [],
                                    getattr(option, "override_ini", None) or [])
-    campaign = session._campaign
-    timeout = max(300.0, 3 * (campaign.timed_seconds if campaign else 0.0))
+    timeout = max(300.0, 3 * session.timed_seconds())
     progress = session._progress()
 
     def remeasure(suspects: list[str], refs: list[str]) -> FreshRun:
-        if campaign is not None:
-            campaign.release_all()  # the child needs the device the parent still holds
+        session.release_devices()  # the child needs the device the parent still holds
         progress.note(f"re-measuring in a fresh process: {', '.join(suspects)}"
                       + (f" (references: {', '.join(refs)})" if refs else ""))
         try:
@@ -74,33 +73,32 @@ def _remeasure(session: VidbenchSession) -> Remeasure:
     return remeasure
 
 
+def _shards(session: VidbenchSession) -> int:
+    from pytest_vidbench.shard import OPTION, parse_shard
+
+    text = session.config.getoption(OPTION, None)
+    return parse_shard(text)[1] if text else 1
+
+
 def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, RunContext]:
     store, c = session._store, session.options.config
     assert store is not None
     comparison = Comparison(store.environment_key,
                             histories(session._baseline) if session._baseline else None,
                             store.other_environments())
-    campaign = session._campaign
-    context = RunContext(control_samples=list(campaign.control) if campaign else [],
+    context = RunContext(control_samples=session.control_samples(),
                          calls=c.rounds * c.calls_per_round)
     session.context = context
     can = c.remeasure and not in_child_process() and not interrupted \
         and not session.options.update_baselines
-    metrics = {k.metric: k.quality for k in session.cases.values() if k.quality is not None}
-    judge = Judge(c.thresholds, metrics, policy_of(c.thresholds, c.remeasure_runs,
-                                                   c.remeasure_references))
+    policy = policy_of(c.thresholds, c.remeasure_runs, c.remeasure_references)
+    shards = _shards(session)
+    if shards > 1:  # each shard one family at α/N: the union of N gates keeps α (Bonferroni)
+        policy = replace(policy, alpha=policy.alpha / shards)
+    context.alpha = policy.alpha
+    judge = Judge(c.thresholds, session.quality_metrics(), policy)
     judge.judge(session.records, comparison, context, _remeasure(session) if can else None)
     return comparison, context
-
-
-def _clips(session: VidbenchSession) -> dict:
-    campaign = session._campaign
-    wanted = {case.measurement_key for case in session.cases.values()
-              if case.quality is not None and case.quality.needs_reference}
-    if campaign is None:
-        return {}
-    return {key: m.frames for key in sorted(wanted)
-            if (m := campaign.results.get(key)) is not None and m.error is None and m.frames}
 
 
 def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -> str:
@@ -123,7 +121,8 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
     try:
         outcome = store.update(
             session.records, session.environment(), c.history,
-            options.prune_baselines and not session.deselected, references=_clips(session),
+            options.prune_baselines and not session.deselected,
+            references=session.clips(session.reference_keys()),
             reference_config=ReferenceConfig(max_side=c.reference_max_side,
                                              max_frames=c.reference_max_frames),
             rebless=options.rebless, control=session.context.control_samples,
@@ -186,16 +185,22 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
     from pytest_vidbench.report.build import build_report
     from pytest_vidbench.report.outputs import write_outputs
 
+    if session.role.kind == "worker":  # the controller judges, stores and reports
+        if session.active:
+            from pytest_vidbench.handover import hand_over
+
+            hand_over(session)
+        return 0
     if not session.active or not session.records:
         return 0
+    if session._store is None:  # an xdist controller collects nothing itself
+        session._load_baselines()
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     comparison, context = judge_run(session, interrupted)
     updated = update_store(session, exitstatus, interrupted) \
         if session.options.update_baselines else None
     c = session.options.config
-    campaign = session._campaign
-    timed = (campaign.timed_seconds if campaign else 0.0) + sum(
-        f.timed_seconds for f in context.fresh)
+    timed = session.timed_seconds() + sum(f.timed_seconds for f in context.fresh)
     report = build_report(
         session.records, session.environment(), comparison, session._baseline,
         f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
@@ -214,21 +219,19 @@ def frame_previews(session: VidbenchSession) -> tuple[str, ...]:
     baseline's pinned reference clips. Returns the directories the report may read."""
     from pytest_vidbench.store.references import ReferenceStore, reference_path, save_references
 
-    campaign, store = session._campaign, session._store
-    if campaign is None or store is None or session.options.html_path is None:
+    store = session._store
+    if store is None or session.options.html_path is None:
         return ()
     out = session.options.results_path.parent / "frames"
     baseline = session._baseline
     references = ReferenceStore(store.frames_dir,
                                 index=baseline.references if baseline else {})
     pairs = {(r.model, r.variant) for r in session.records if r.kind == "quality"}
-    for model, variant in sorted(pairs):
-        m = campaign.results.get((model, variant))
-        if m is None or not m.frames:
-            continue
+    clips = session.clips(pairs)
+    for model, variant in sorted(clips):
         path = reference_path(out, model, variant)
         try:
-            save_references(path, m.frames)
+            save_references(path, clips[(model, variant)])
         except (OSError, ValueError, InputError):
             continue  # a preview is a nicety: never a reason for the run to fail
         base = references.path(model, variant)
@@ -255,7 +258,7 @@ def terminal_summary(session: VidbenchSession, reporter: Any) -> None:
     if store is not None and not session.options.update_baselines:
         tests = baseline.tests if baseline else {}
         history = {k: len(tests[k].history) if k in tests else 0
-                   for k in {c.record_key for c in session.cases.values()}}
+                   for k in session.record_keys()}
         first = first_run_lines(store.environment_key, store.other_environments(), history)
     unused = BaselineStore.unused(baseline, session.collected_keys)
     reporter.write_sep("=", "vidbench")

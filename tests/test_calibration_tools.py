@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -68,3 +69,41 @@ def test_a_real_series_log_summarizes_per_series(tmp_path):
     table = summarize_log(log).splitlines()
     assert table[2] == "| unchanged | 1 | 0 | a 0/0, b 0/1 | 100 s |"
     assert table[3] == "| injected a | 2 | 1 | a 1/1, b 0/0 | 250 s |"
+
+
+def test_a_fractional_repeat_spreads_the_extra_forwards_evenly():
+    from pytest_vidbench.calibrate.slowdown import _Extra
+
+    half, quarter, double = _Extra(1.5), _Extra(1.25), _Extra(2)
+    assert [half() for _ in range(6)] == [0, 1, 0, 1, 0, 1]
+    assert [quarter() for _ in range(8)] == [0, 0, 0, 1, 0, 0, 0, 1]
+    assert [double() for _ in range(3)] == [1, 1, 1]
+
+
+def test_a_repeat_below_one_is_a_usage_error(pytester, monkeypatch):
+    monkeypatch.setenv("VIDBENCH_SLOWDOWN", "ltx-tiny:0.5")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_inprocess("-p", "pytest_vidbench.calibrate.slowdown")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*REPEATS must be a number*1.5*"])
+
+
+def test_the_instance_summary_separates_block_noise_from_the_process_share(tmp_path):
+    import json
+
+    from pytest_vidbench.calibrate.instances import summarize
+
+    # Two processes; model "a" is 10% slower in the second one, in every block alike; the
+    # blocks themselves never differ, whatever happened between them.
+    rows = [{"process": p, "block": b, "kind": kind,
+             "times": {"a": [1.0 * (1.1 if p else 1.0)] * 3, "b": [2.0] * 3}}
+            for p in (0, 1) for b, kind in enumerate(["start", "same", "rebuild", "clone"])]
+    log = tmp_path / "instances.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table = summarize(log).splitlines()
+    assert table[0].startswith("2 processes")
+    a = next(line for line in table if line.startswith("| a |")).split("|")
+    assert [c.strip() for c in a[2:5]] == ["0.0%", "0.0%", "0.0%"]
+    # Its offset from the block mean differs by log(1.1)/2 between the two processes: SD d/√2.
+    assert float(a[5].strip().rstrip("%")) == pytest.approx(
+        100 * (np.log(1.1) / 2) / np.sqrt(2), abs=0.05)

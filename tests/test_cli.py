@@ -25,7 +25,7 @@ from pytest_vidbench.config import Thresholds
 from pytest_vidbench.gate.judge import Comparison, Judge
 from pytest_vidbench.measure.environment import cpu_model, environment_key
 from pytest_vidbench.models.zoo import BUILTIN_MODELS
-from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
+from pytest_vidbench.records import FreshRun, ResultRecord, RunContext, Verdict
 from pytest_vidbench.report import MARKER
 from pytest_vidbench.store.baselines import BaselineStore
 from pytest_vidbench.store.histories import histories
@@ -489,3 +489,42 @@ def test_merge_refuses_duplicate_results(tmp_path: Path,
     assert code == 2 and f"appears twice in {twice}" in err
     code, _, err = cli(capsys, "merge", str(one), "-o", "all.json")
     assert code == 2 and "at least two" in err
+
+
+def test_a_merged_file_keeps_each_shards_timing_verdicts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A merged file cannot replay another machine's fresh processes: the timing verdicts
+    stay those its shard reached; `baselines/` as BASE finds this environment's file."""
+    store = BaselineStore(tmp_path / "baselines", KEY)
+    baseline = None
+    for run in range(6):
+        records = [latency(m, 1.0, 100 * run + i) for i, m in enumerate(("a", "b", "c", "d"))]
+        baseline = store.updated(baseline, records, ENV, 10, prune=False,
+                                 date=f"2026-01-01T00:00:{run:02}", control=[0.01] * 10)
+    store.write(baseline)
+    one = [latency("a", 1.6, 7), latency("b", 1.0, 8)]
+    two = [latency("c", 1.0, 9), latency("d", 1.0, 10)]
+    # What shard 1 concluded with its own fresh processes: "a" did not come back.
+    one[0].verdict = Verdict("unchanged", reason="the 2 fresh process(es) did not show it")
+    for record in [one[1], *two]:
+        record.verdict = Verdict("unchanged", reason="within the noise")
+    write_run(tmp_path / "s1.json", one)
+    write_run(tmp_path / "s2.json", two)
+    assert cli(capsys, "merge", "s1.json", "s2.json", "-o", "all.json")[0] == 0
+    code, out, _ = cli(capsys, "compare", "baselines", "all.json", "--json", "out.json")
+    assert code == 0, out
+    assert statuses(tmp_path / "out.json") == ["unchanged"] * 4
+    assert "each shard's own" in out
+    # The same file, not merged, is judged afresh: +60% alone, without fresh processes.
+    write_run(tmp_path / "whole.json", [*one, *two])
+    code, out, _ = cli(capsys, "compare", "baselines", "whole.json", "--json", "out.json")
+    assert statuses(tmp_path / "out.json")[0] in ("regression", "suspicious")
+
+
+def test_baselines_dir_without_this_environment_says_how_to_record(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "baselines").mkdir()
+    write_run(tmp_path / "new.json", [latency("a", 1.0, 1)])
+    code, _, err = cli(capsys, "compare", "baselines", "new.json")
+    assert code == 2 and f"no baselines for {KEY}" in err
+    assert "--vidbench-update-baselines" in err

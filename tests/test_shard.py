@@ -101,3 +101,17 @@ def test_assignment_ignores_order_and_balances_models() -> None:
 def test_the_hash_does_not_depend_on_the_process() -> None:
     # sha256-based, unlike hash(str), which PYTHONHASHSEED salts per process: a pinned value.
     assert stable_hash("wan-tiny") == 0xF393CE8753DC2B9C
+
+
+def test_each_shard_judges_at_alpha_over_n(pytester: pytest.Pytester) -> None:
+    """N shards gate separately: each at α/N keeps the family-wise rate of the whole suite."""
+    import json
+    from pathlib import Path
+
+    write_project(pytester, models=("toy", "old"), metrics=("latency",))
+    for shard, alpha in ((None, 0.01), ("1/2", 0.005), ("2/3", 0.01 / 3)):
+        args = ["--vidbench-shard", shard] if shard else []
+        run = pytester.runpytest("--vidbench", *SHARD, *args)
+        assert run.ret == 0, run.stdout.str()
+        document = json.loads((Path(pytester.path) / ".vidbench" / "results.json").read_text())
+        assert document["run"]["alpha"] == pytest.approx(alpha)

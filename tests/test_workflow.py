@@ -49,10 +49,12 @@ def test_triggers_and_permissions(workflow: dict[str, Any]) -> None:
     assert "pull_request" in triggers
     assert triggers["push"]["branches"] == ["main"]
     assert workflow["permissions"] == {}  # nothing by default: each job asks for its own
-    for job in workflow["jobs"].values():
-        assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
     jobs = workflow["jobs"]
-    assert jobs["benchmark"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    for name in ("benchmark", "update-baselines"):
+        assert jobs[name]["runs-on"] == ["self-hosted", "linux", "gpu"]
+    assert jobs["comment"]["runs-on"] == "ubuntu-latest"  # merging needs no GPU
+    assert jobs["benchmark"]["permissions"] == {"contents": "read"}
+    assert jobs["comment"]["permissions"] == {"contents": "read", "pull-requests": "write"}
     assert jobs["update-baselines"]["permissions"] == {"contents": "write",
                                                        "pull-requests": "write"}
 
@@ -60,7 +62,7 @@ def test_triggers_and_permissions(workflow: dict[str, Any]) -> None:
 def test_checkouts_keep_no_token_and_start_clean(workflow: dict[str, Any]) -> None:
     checkouts = [step for job in workflow["jobs"].values() for step in job["steps"]
                  if step.get("uses", "").startswith("actions/checkout@")]
-    assert len(checkouts) == 2
+    assert len(checkouts) == 3
     for step in checkouts:
         assert step["with"]["persist-credentials"] is False
         assert step["with"]["clean"] is True
@@ -77,8 +79,11 @@ def test_no_expression_is_pasted_into_a_script(workflow: dict[str, Any]) -> None
 
 
 def test_jobs_leave_no_state_for_the_next_run(workflow: dict[str, Any]) -> None:
-    """A PR's caches and outputs must not reach main's baseline run on the same runner."""
+    """A PR's caches and outputs must not reach main's baseline run on the same runner
+    (a hosted runner is discarded after its job)."""
     for job in workflow["jobs"].values():
+        if "self-hosted" not in job["runs-on"]:
+            continue
         script = _scripts(job)
         for name in ("PIP_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR",
                      "XDG_CACHE_HOME"):
@@ -91,25 +96,41 @@ def test_jobs_leave_no_state_for_the_next_run(workflow: dict[str, Any]) -> None:
         assert '"${RUNNER_TEMP:?}"/*' in cleanup  # never rm -rf /* when it is unset
 
 
-def test_pull_request_job(workflow: dict[str, Any]) -> None:
-    job = next(j for j in workflow["jobs"].values() if "pull_request" in j["if"])
+def test_pull_request_shards_gate_and_upload(workflow: dict[str, Any]) -> None:
+    job = workflow["jobs"]["benchmark"]
+    assert "pull_request" in job["if"]
+    shards = job["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1)) and len(shards) >= 2
+    assert job["strategy"]["fail-fast"] is False
     script = _scripts(job)
-    options = [set(tokens) for tokens in _commands(script)]
-    assert {"--vidbench-markdown", "vidbench-comment.md", "--vidbench-html",
-            "--vidbench-json"} <= options[0]
+    (command,) = _commands(script)
+    shard = command[command.index("--vidbench-shard") + 1]
+    assert shard == f"$SHARD/{len(shards)}"  # N in the command matches the matrix
+    assert "--vidbench-json" in command and "--vidbench-html" in command
     assert "set +e" in script and "GITHUB_OUTPUT" in script  # exit code kept for later
     assert 'git checkout "origin/$BASE_REF" -- baselines/' in script
-    assert MARKER in script and "gh api" in script
-    assert "--method PATCH" in script and "--method POST" in script
-    uses = [step.get("uses", "") for step in job["steps"]]
-    assert any(u.startswith("actions/upload-artifact@") for u in uses)
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload"))
-    assert "vidbench-report.html" in upload["with"]["path"]
-    assert "vidbench-results.json" in upload["with"]["path"]
+    assert "vidbench-shard-*.json" in upload["with"]["path"]
     last = job["steps"][-1]
     assert re.search(r"exit \"?\$\{?EXIT_CODE", last["run"]) and "always()" in last["if"]
     install = next(s["run"] for s in job["steps"] if "pip install -e" in s.get("run", ""))
     assert install.index("install torch") < install.index('install -e ".[dev]"')
+
+
+def test_the_comment_job_merges_the_shards(workflow: dict[str, Any]) -> None:
+    job = workflow["jobs"]["comment"]
+    assert job["needs"] == "benchmark" and job["if"].startswith("always()")
+    script = _scripts(job)
+    assert "vidbench merge vidbench-shard-*.json -o vidbench-results.json" in script
+    assert "vidbench compare baselines/ vidbench-results.json --markdown vidbench-comment.md" \
+        in script
+    assert MARKER in script and "gh api" in script
+    assert "--method PATCH" in script and "--method POST" in script
+    download = next(s for s in job["steps"] if s.get("uses", "").startswith(
+        "actions/download-artifact@"))
+    assert download["with"]["pattern"] == "vidbench-shard-*"
+    install = next(s["run"] for s in job["steps"] if "pip install -e" in s.get("run", ""))
+    assert "whl/cpu" in install.split("install -e")[0]  # never PyPI's CUDA torch
 
 
 def test_update_job_opens_a_pull_request(workflow: dict[str, Any]) -> None:
@@ -139,7 +160,11 @@ def test_readme_check_catches_a_stale_command(workflow: dict[str, Any]) -> None:
 def test_readme_commands_are_the_workflows(workflow: dict[str, Any]) -> None:
     if not README.exists():
         pytest.skip("README.md does not exist yet")
-    missing = undocumented_in_workflow(README.read_text(encoding="utf-8"), workflow)
+    text = README.read_text(encoding="utf-8")
+    ci = text[text.index("### In CI"):]
+    ci = ci[:ci.index("\n## ")]  # the section that says what the workflow runs
+    assert _commands(ci), "the README's CI section shows no command"
+    missing = undocumented_in_workflow(ci, workflow)
     assert not missing, f"README documents commands the workflow does not run: {missing}"
 
 

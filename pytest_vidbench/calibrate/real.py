@@ -118,6 +118,16 @@ def summarize_log(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "-" for c in name).strip("-")
+
+
+def _keep(directory: Path | None, results: Path, name: str) -> None:
+    if directory is not None and results.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(results, directory / name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=3)
@@ -132,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--baselines", type=Path, default=None,
                         help="start from a copy of this baseline directory (its history)")
+    parser.add_argument("--save-baselines", type=Path, default=None,
+                        help="copy the baseline directory here after the history runs, "
+                             "for a later --baselines DIR --history 0")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="copy each run's results file here (history-NN.json, "
+                             "SERIES-NN.json): the history runs are traces for "
+                             "`python -m pytest_vidbench.calibrate --traces`")
     parser.add_argument("--summarize", type=Path, default=None,
                         help="print the table of an earlier --log file and stop")
     args, extra = parser.parse_known_args(argv)
@@ -144,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.baselines:
             shutil.copytree(args.baselines, baselines)
         history = Series()
-        for _ in range(args.history):
+        for i in range(args.history):
             history.runs.append(run_suite(args.root, baselines, out, True, None, extra))
+            _keep(args.keep, out, f"history-{i + 1:02d}.json")
+        if args.save_baselines:
+            shutil.copytree(baselines, args.save_baselines, dirs_exist_ok=True)
         reference = history_medians(baselines)
         report = [summarize("history (--vidbench-update-baselines)", history, None, reference)
                   ] if history.runs else []
@@ -157,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, slowdown in plan:
             outcome = run_suite(args.root, baselines, out, False, slowdown, extra)
             series.setdefault(name, Series()).runs.append(outcome)
+            _keep(args.keep, out, f"{_slug(name)}-{len(series[name].runs):02d}.json")
             if args.log:
                 with args.log.open("a") as log:
                     log.write(json.dumps({"series": name, **outcome.__dict__}) + "\n")

@@ -76,7 +76,11 @@ def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
                             [] if comparable else [history.key])
     stored = [_stored_verdict(r) for r in new.records]
     context = RunContext.from_json(new.run)
-    remeasure = stored_remeasurements(context) if history.from_baseline_file else None
+    # A merged file holds the fresh processes of one shard only: its timing verdicts stay
+    # the shards' own (each shard judged at α/N with its own processes; run_end.py).
+    merged = bool(new.run.get("merged_from")) and history.from_baseline_file and comparable
+    remeasure = stored_remeasurements(context) if history.from_baseline_file and not merged \
+        else None
     context = RunContext(context.control_samples, context.calls)  # the replay refills it
     for record in new.records:
         record.verdict = None  # skipped records keep none, as in the run
@@ -92,6 +96,12 @@ def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
     for i in sorted(unknown):
         record = new.records[i]
         record.verdict = _judge_unknown_metric(record, stored[i], comparison, history)
+    if merged:
+        for record, verdict in zip(new.records, stored, strict=True):
+            if record.kind in ("latency", "energy") and verdict is not None:
+                record.verdict = verdict
+        comparison.notes.append("merged shards: latency and energy verdicts are each shard's "
+                                "own, judged at α/N with its own fresh processes")
     if unknown and not comparison.incomparable:
         names = sorted({new.records[i].metric for i in unknown})
         comparison.notes.append(
@@ -156,6 +166,11 @@ def run_compare(args: argparse.Namespace) -> int:
                        "compare with, then the new results file")
     config = project_config()
     new = load_new(paths[-1])
+    if len(paths) == 2 and paths[0].is_dir():  # baselines/: this run's environment's file
+        paths[0] = paths[0] / f"{new.key}.json"
+        if not paths[0].is_file():
+            raise CliError(f"{paths[0]}: no baselines for {new.key} yet; record them with "
+                           "pytest benchmarks/ --vidbench --vidbench-update-baselines")
     history = load_history(paths[:-1], config.history)
     comparison = judge(new, history, config.thresholds)
     report = build_report(new, history, comparison, args.report_only)

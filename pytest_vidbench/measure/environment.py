@@ -81,8 +81,9 @@ def _gpu_info(setup: DeviceSetup) -> dict[str, Any]:
     return info
 
 
-def collect_environment(setup: DeviceSetup, rootdir: Path) -> dict[str, Any]:
+def collect_environment(setup: DeviceSetup, rootdir: Path, workers: int = 1) -> dict[str, Any]:
     env: dict[str, Any] = {
+        "workers": workers,  # pytest-xdist processes sharing this machine (1: serial)
         "device": setup.device,
         "device_kind": "cuda" if setup.is_cuda else "cpu",
         "device_name": cpu_model(),
@@ -120,10 +121,13 @@ def torch_minor(version: str) -> str:
 
 
 def environment_key(environment: dict[str, Any]) -> str:
-    """Baselines are comparable only within one key: device kind, its model, torch minor."""
+    """Baselines are comparable only within one key: device kind, its model, torch minor,
+    and the number of xdist workers sharing the machine when there are several."""
+    workers = environment.get("workers") or 1
     return (
         f"{environment['device_kind']}-{_slug(str(environment['device_name']))}"
         f"-torch{torch_minor(str(environment['torch']))}"
+        + (f"-workers{workers}" if isinstance(workers, int) and workers > 1 else "")
     )
 
 

@@ -36,7 +36,10 @@ def baseline_environment(environment: dict[str, Any]) -> dict[str, Any]:
     """The part of the fingerprint a baseline file keeps (no host names, no commit)."""
     keep = ("device_kind", "device_name", "torch", "diffusers", "transformers", "cuda",
             "torch_threads", "tf32")
-    return {k: environment.get(k) for k in keep}
+    kept = {k: environment.get(k) for k in keep}
+    if (environment.get("workers") or 1) != 1:  # serial files keep their bytes
+        kept["workers"] = environment["workers"]
+    return kept
 
 
 class BaselineStore:

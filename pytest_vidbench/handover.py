@@ -1,0 +1,144 @@
+"""What an xdist worker hands the controller, and the controller's intake (workers.py).
+
+Through xdist's `workeroutput`, so JSON types only; clips go through files in the
+controller's scratch directory instead (they can be large).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_vidbench.cases import case_of
+from pytest_vidbench.workers import OUTPUT_KEY, SCRATCH_KEY
+
+if TYPE_CHECKING:
+    from pytest_vidbench.cases import BenchmarkCase
+    from pytest_vidbench.quality.registry import QualityMetric
+
+
+@dataclass
+class CaseInfo:
+    """What the controller needs of a benchmark case it did not collect."""
+
+    record_key: str
+    model: str
+    variant: str
+    metric: str
+    kind: str
+    quality: dict[str, Any] | None = None  # the metric's thresholds (no function)
+
+    @classmethod
+    def of(cls, case: BenchmarkCase) -> CaseInfo:
+        quality = None
+        if case.quality is not None:
+            quality = {f.name: getattr(case.quality, f.name) for f in fields(case.quality)
+                       if f.name != "fn"}
+            quality["value_range"] = list(quality["value_range"])
+        return cls(case.record_key, case.model.name, case.variant_name, case.metric,
+                   case.kind, quality)
+
+    def metric_thresholds(self) -> QualityMetric | None:
+        from pytest_vidbench.quality.registry import QualityMetric
+
+        if self.quality is None:
+            return None
+        q = dict(self.quality, value_range=tuple(self.quality["value_range"]))
+        return QualityMetric(fn=_measured_on_a_worker, **q)
+
+
+def _measured_on_a_worker(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("quality metrics are computed on the workers, not the controller")
+
+
+@dataclass
+class WorkerOutput:
+    """One worker's share of the run, as it travels through xdist (JSON types only)."""
+
+    worker: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    collected: list[str] = field(default_factory=list)  # every benchmark key, in order
+    deselected: int = 0
+    control_samples: list[float] = field(default_factory=list)
+    timed_seconds: float = 0.0
+    clips: dict[str, str] = field(default_factory=dict)  # "model[variant]" -> a .pt file
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkerOutput:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def save_clips(scratch: Path, worker: str, clips: dict[tuple[str, str], dict]
+               ) -> dict[str, str]:
+    """Each (model, variant)'s frames into the controller's scratch directory."""
+    import torch
+
+    out: dict[str, str] = {}
+    for i, ((model, variant), frames) in enumerate(sorted(clips.items())):
+        path = scratch / f"{worker}-{i}.pt"
+        torch.save({label: t.detach().cpu() for label, t in frames.items()}, path)
+        out[f"{model}[{variant}]"] = str(path)
+    return out
+
+
+def load_clips(paths: dict[str, str]) -> dict[tuple[str, str], dict]:
+    import torch
+
+    out: dict[tuple[str, str], dict] = {}
+    for name, path in paths.items():
+        model, _, variant = name[:-1].rpartition("[")
+        out[(model, variant)] = torch.load(path, weights_only=True)
+    return out
+
+
+def case_infos(cases: dict[str, BenchmarkCase]) -> list[dict[str, Any]]:
+    return [CaseInfo.of(c).__dict__ for c in cases.values()]
+
+
+def benchmark_keys(items: list[pytest.Item]) -> list[str]:
+    return [case.record_key for item in items if (case := case_of(item)) is not None]
+
+
+# -- the two ends of the hand-over ---------------------------------------------------------
+
+def hand_over(session: Any) -> None:
+    """A worker's end of the run: its share goes to the controller; nothing is written."""
+    config = session.config
+    worker = str(config.workerinput.get("workerid", "gw0"))
+    scratch = config.workerinput.get(SCRATCH_KEY)
+    pairs = {(r.model, r.variant) for r in session.records if r.kind == "quality"}
+    clips = session.clips(pairs | session.reference_keys()) if scratch else {}
+    out = WorkerOutput(
+        worker, [r.to_json() for r in session.records], case_infos(session.cases),
+        list(session.collected_order), session.deselected, session.control_samples(),
+        session.timed_seconds(), save_clips(Path(scratch), worker, clips) if clips else {})
+    config.workeroutput[OUTPUT_KEY] = out.to_json()
+
+
+def take_over(session: Any, workeroutput: dict[str, Any] | None, error: Any) -> None:
+    """The controller's end: one worker's records join the run, in collection order."""
+    from pytest_vidbench.records import ResultRecord
+
+    data = (workeroutput or {}).get(OUTPUT_KEY)
+    if data is None:
+        if error is not None:
+            session.messages.append(f"an xdist worker stopped before handing over its "
+                                    f"results ({error}); its tests have none")
+        return
+    out = WorkerOutput.from_json(data)
+    session.handed_over.append(out)
+    for item in out.records:
+        session.records.append(ResultRecord.from_json(item))
+    if not session.collected_order:
+        session.collected_order = list(out.collected)
+    session.collected_keys |= set(out.collected)
+    session.deselected = max(session.deselected, out.deselected)
+    order = {key: i for i, key in enumerate(session.collected_order)}
+    session.records.sort(key=lambda r: order.get(r.key, len(order)))
