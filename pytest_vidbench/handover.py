@@ -65,7 +65,7 @@ class WorkerOutput:
     deselected: int = 0
     control_samples: list[float] = field(default_factory=list)
     timed_seconds: float = 0.0
-    clips: dict[str, str] = field(default_factory=dict)  # "model[variant]" -> a .pt file
+    clips: list[list[str]] = field(default_factory=list)  # [model, variant, .pt file]
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -76,26 +76,24 @@ class WorkerOutput:
 
 
 def save_clips(scratch: Path, worker: str, clips: dict[tuple[str, str], dict]
-               ) -> dict[str, str]:
-    """Each (model, variant)'s frames into the controller's scratch directory."""
+               ) -> list[list[str]]:
+    """Each (model, variant)'s frames into the controller's scratch directory:
+    [model, variant, path] each."""
     import torch
 
-    out: dict[str, str] = {}
+    out: list[list[str]] = []
     for i, ((model, variant), frames) in enumerate(sorted(clips.items())):
         path = scratch / f"{worker}-{i}.pt"
         torch.save({label: t.detach().cpu() for label, t in frames.items()}, path)
-        out[f"{model}[{variant}]"] = str(path)
+        out.append([model, variant, str(path)])
     return out
 
 
-def load_clips(paths: dict[str, str]) -> dict[tuple[str, str], dict]:
+def load_clips(entries: list[list[str]]) -> dict[tuple[str, str], dict]:
     import torch
 
-    out: dict[tuple[str, str], dict] = {}
-    for name, path in paths.items():
-        model, _, variant = name[:-1].rpartition("[")
-        out[(model, variant)] = torch.load(path, weights_only=True)
-    return out
+    return {(model, variant): torch.load(path, weights_only=True)
+            for model, variant, path in entries}
 
 
 def case_infos(cases: dict[str, BenchmarkCase]) -> list[dict[str, Any]]:
@@ -118,21 +116,26 @@ def hand_over(session: Any) -> None:
     out = WorkerOutput(
         worker, [r.to_json() for r in session.records], case_infos(session.cases),
         list(session.collected_order), session.deselected, session.control_samples(),
-        session.timed_seconds(), save_clips(Path(scratch), worker, clips) if clips else {})
+        session.timed_seconds(), save_clips(Path(scratch), worker, clips) if clips else [])
     config.workeroutput[OUTPUT_KEY] = out.to_json()
 
 
-def take_over(session: Any, workeroutput: dict[str, Any] | None, error: Any) -> None:
+def take_over(session: Any, workeroutput: dict[str, Any] | None, error: Any,
+              worker: str | None = None) -> None:
     """The controller's end: one worker's records join the run, in collection order."""
     from pytest_vidbench.records import ResultRecord
 
     data = (workeroutput or {}).get(OUTPUT_KEY)
-    if data is None:
-        if error is not None:
-            session.messages.append(f"an xdist worker stopped before handing over its "
-                                    f"results ({error}); its tests have none")
+    if data is None:  # it crashed, or was stopped: its models have no results
+        name = f"{worker}" if worker else "an xdist worker"
+        session.lost_workers.append(name)
+        session.messages.append(f"{name} stopped before handing over its results"
+                                + (f" ({error})" if error is not None else "")
+                                + "; its tests have none, and baselines are not updated")
         return
     out = WorkerOutput.from_json(data)
+    if any(done.worker == out.worker for done in session.handed_over):
+        return  # xdist reports an interrupted worker down twice
     session.handed_over.append(out)
     for item in out.records:
         session.records.append(ResultRecord.from_json(item))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import pytest
 
 from pytest_vidbench import hookspec
@@ -19,7 +21,7 @@ from pytest_vidbench.fixtures import (  # noqa: F401  (fixtures are found by nam
 from pytest_vidbench.options import add_options, resolve_options
 from pytest_vidbench.session import SESSION_KEY, VidbenchSession
 from pytest_vidbench.termination import trap_sigterm, untrap_sigterm
-from pytest_vidbench.workers import choose_dist, pin_worker
+from pytest_vidbench.workers import assign_gpus, check_layout, choose_dist, pin_worker
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -30,9 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns -n into --dist load
-def pytest_cmdline_main(config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True)  # before pytest-xdist's own (tryfirst) turns -n into --dist load
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
     choose_dist(config)
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-vidbench: {error}") from None
     session = config.stash[SESSION_KEY] = VidbenchSession(config, options)
     if options.enabled:
-        pin_worker(session.role, options.config.device)
+        check_layout(session.role, options.config.device)
+        pin_worker(session.role)
         trap_sigterm(config)
 
 
@@ -53,6 +57,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     untrap_sigterm(config)
     if SESSION_KEY in config.stash:
         _session(config).close()
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, before any worker starts
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
+    if _session(config).options.enabled:
+        assign_gpus(specs, _session(config).options.config.device)
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, once per worker
@@ -68,7 +78,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
     _session(node.config).worker_done(  # type: ignore[attr-defined]
-        getattr(node, "workeroutput", None), error)
+        getattr(node, "workeroutput", None), error,
+        getattr(node, "workerinput", {}).get("workerid"))
 
 
 def _session(config: pytest.Config) -> VidbenchSession:
@@ -79,9 +90,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     _session(metafunc.config).parametrize(metafunc)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)  # before deselection, and again after -k/-m and shards
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]
+                                  ) -> Generator[None, None, None]:
     _session(config).after_collection(items)
+    yield
+    _session(config).selected(items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

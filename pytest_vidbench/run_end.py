@@ -109,6 +109,10 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
     assert store is not None
     if interrupted or exitstatus != pytest.ExitCode.OK:
         return "baselines NOT updated: the run failed or was interrupted"
+    if session.lost_workers:
+        session.failed_update = True
+        return (f"baselines NOT updated: {', '.join(session.lost_workers)} stopped before "
+                "handing over its results")
     regressed = [r.key for r in session.records if r.verdict and r.verdict.status == "regression"]
     if regressed and not options.accept_regressions:
         session.failed_update = True
@@ -192,7 +196,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
             hand_over(session)
         return 0
     if not session.active or not session.records:
-        return 0
+        return 1 if session.lost_workers else 0
     if session._store is None:  # an xdist controller collects nothing itself
         session._load_baselines()
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
@@ -210,7 +214,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
     session.report = report
     write_outputs(report, session.options, run_info(session, report, context))
     session.config.hook.pytest_vidbench_report(config=session.config, report=report)
-    return 1 if report.gate_failed or session.failed_update else 0
+    return 1 if report.gate_failed or session.failed_update or session.lost_workers else 0
 
 
 def frame_previews(session: VidbenchSession) -> tuple[str, ...]:
@@ -259,7 +263,8 @@ def terminal_summary(session: VidbenchSession, reporter: Any) -> None:
         tests = baseline.tests if baseline else {}
         history = {k: len(tests[k].history) if k in tests else 0
                    for k in session.record_keys()}
-        first = first_run_lines(store.environment_key, store.other_environments(), history)
+        first = first_run_lines(store.environment_key, store.other_environments(), history,
+                                session.role.workers)
     unused = BaselineStore.unused(baseline, session.collected_keys)
     reporter.write_sep("=", "vidbench")
     for line in summary_lines(session.report, first, unused,

@@ -49,6 +49,7 @@ class VidbenchSession:
         self.collected_order: list[str] = []
         self.groups: dict[str, int] = {}  # model -> its group of tests (xdist workers only)
         self.handed_over: list[WorkerOutput] = []  # what the workers measured (controller)
+        self.lost_workers: list[str] = []  # stopped before handing over (controller)
         self._setup: DeviceSetup | None = None
         self._environment: dict[str, Any] | None = None
         self._campaigns: dict[int, MeasurementCampaign] = {}  # group -> its campaign
@@ -66,16 +67,18 @@ class VidbenchSession:
         """Runs before deselection: remember every case; skip them all without --vidbench."""
         self.collected_keys |= check_collected(items, self.usage_errors)
         self.collected_order = benchmark_keys(items)
-        if self.options.enabled and self.role.kind == "worker":
-            self.groups = group_items(items, self.role,
-                                      self.config.getoption("--vidbench-shard", None),
-                                      self.config.workerinput.get(SCRATCH_KEY))
         if not self.options.enabled:
             for item in items:
                 if case_of(item) is not None:
                     item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
         if self.usage_errors:
             raise pytest.UsageError("pytest-vidbench: " + "\n".join(self.usage_errors))
+
+    def selected(self, items: list[pytest.Item]) -> None:
+        """After -k/-m and --vidbench-shard: an xdist worker splits what is left by model."""
+        if self.options.enabled and self.role.kind == "worker":
+            self.groups = group_items(items, self.role,
+                                      self.config.workerinput.get(SCRATCH_KEY))
 
     def collection_finished(self, items: list[pytest.Item]) -> None:
         self.cases = {item.nodeid: case for item in items if (case := case_of(item))}
@@ -218,6 +221,8 @@ class VidbenchSession:
         """Controller: where the workers leave their clips for the reference store."""
         import tempfile
 
+        if not self.options.enabled:
+            return
         if self._scratch is None:
             self._scratch = tempfile.mkdtemp(prefix="vidbench-workers-")
         workerinput[SCRATCH_KEY] = self._scratch
@@ -230,11 +235,12 @@ class VidbenchSession:
             return None
         return make_scheduler(self.config, log, self._scratch)
 
-    def worker_done(self, workeroutput: dict[str, Any] | None, error: Any) -> None:
+    def worker_done(self, workeroutput: dict[str, Any] | None, error: Any,
+                    worker: str | None) -> None:
         from pytest_vidbench.handover import take_over
 
         if self.options.enabled:
-            take_over(self, workeroutput, error)
+            take_over(self, workeroutput, error, worker)
 
     def close(self) -> None:
         if self._scratch is not None:

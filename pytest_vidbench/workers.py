@@ -53,14 +53,20 @@ def role_of(config: pytest.Config) -> Role:
     # plugin may register after ours); workers are told dist "no".
     tx = getattr(config.option, "tx", None) or []
     if getattr(config.option, "dist", "no") != "no" and tx:
-        return Role("controller", 0, len(tx))
+        return Role("controller", 0, sum(_multiplicity(t) for t in tx))
     return Role()
+
+
+def _multiplicity(spec: str) -> int:  # "3*popen" is three workers
+    head, star, _ = spec.partition("*")
+    return int(head) if star and head.isdigit() else 1
 
 
 def choose_dist(config: pytest.Config) -> None:
     """With --vidbench and -n, distribute by model group (make_scheduler) unless the user
     chose another mode, which would split one model's tests over workers and measure it
-    twice."""
+    twice. Runs before every plain cmdline_main (a hook wrapper), so before pytest-xdist
+    turns a bare -n into --dist load."""
     option = config.option
     if hasattr(config, "workerinput"):
         return
@@ -102,27 +108,34 @@ def cores_for(index: int, count: int, cores: list[int]) -> list[int]:
     return mine or [cores[index % len(cores)]]
 
 
-def pin_worker(role: Role, device: str) -> None:
-    """Give this worker its own device before anything starts CUDA."""
-    if role.kind != "worker":
-        return
-    gpus = visible_gpus() if not device.startswith("cpu") else []
-    if gpus:
-        if ":" in device:
-            raise pytest.UsageError(
-                f"pytest-vidbench: --vidbench-device {device} with -n: each worker sees its "
-                "own GPU as cuda:0; use --vidbench-device cuda (or auto)")
-        import sys
+GPU_ENV = "PYTEST_VIDBENCH_WORKER_GPU"  # set with CUDA_VISIBLE_DEVICES by the controller
 
-        torch = sys.modules.get("torch")
-        if torch is not None and torch.cuda.is_initialized():
-            raise pytest.UsageError("pytest-vidbench: CUDA was started before the worker "
-                                    "could choose its GPU; do not use CUDA at import time "
-                                    "in conftest.py")
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[role.index % len(gpus)]
-    elif hasattr(os, "sched_setaffinity"):
-        cores = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, cores_for(role.index, role.count, cores))
+
+def assign_gpus(specs: list[Any], device: str) -> None:
+    """Controller, before the workers start: worker i gets GPU i mod G, in its process
+    environment from the very start, so no conftest or plugin can touch CUDA before."""
+    gpus = visible_gpus() if not device.startswith("cpu") else []
+    if not gpus:
+        return
+    for i, spec in enumerate(specs):
+        spec.env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        spec.env[GPU_ENV] = "1"
+
+
+def check_layout(role: Role, device: str) -> None:
+    """Controller: a fixed device index cannot mean one GPU per worker."""
+    if role.kind == "controller" and device.startswith("cuda:") and visible_gpus():
+        raise pytest.UsageError(
+            f"pytest-vidbench: --vidbench-device {device} with -n: each worker sees its own "
+            "GPU as cuda:0; use --vidbench-device cuda (or auto)")
+
+
+def pin_worker(role: Role) -> None:
+    """A worker without a GPU of its own gets its own share of the CPU cores."""
+    if role.kind != "worker" or os.environ.get(GPU_ENV) or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, cores_for(role.index, role.count, cores))
 
 
 # -- the worker's share of the tests -------------------------------------------------------
@@ -130,18 +143,17 @@ def pin_worker(role: Role, device: str) -> None:
 GROUPS_FILE = "groups.json"
 
 
-def group_items(items: list[pytest.Item], role: Role, shard: str | None,
-                scratch: str | None) -> dict[str, int]:
-    """Model name -> group (1-based), split like --vidbench-shard over the workers; and for
-    the controller's scheduler, node id -> group in the scratch directory.
+def group_items(items: list[pytest.Item], role: Role, scratch: str | None) -> dict[str, int]:
+    """Model name -> group (1-based) of the selected tests (after -k/-m and shards), split
+    as --vidbench-shard splits, over the workers; and for the controller's scheduler, node
+    id -> group in the scratch directory.
 
     Every worker computes the same split (xdist checks that all collected the same ids),
     so the file is the same whichever worker writes it last."""
-    from pytest_vidbench.shard import assign, model_of, parse_shard, split
+    from pytest_vidbench.shard import assign, model_of
 
-    kept = split(items, *parse_shard(shard))[0] if shard else items
     counts: dict[str, int] = {}
-    for item in kept:
+    for item in items:
         if (model := model_of(item)) is not None:
             counts[model] = counts.get(model, 0) + 1
     groups = assign(counts, role.count)

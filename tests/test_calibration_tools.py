@@ -107,3 +107,20 @@ def test_the_instance_summary_separates_block_noise_from_the_process_share(tmp_p
     # Its offset from the block mean differs by log(1.1)/2 between the two processes: SD d/√2.
     assert float(a[5].strip().rstrip("%")) == pytest.approx(
         100 * (np.log(1.1) / 2) / np.sqrt(2), abs=0.05)
+
+
+def test_a_real_series_summary_shows_what_the_fresh_processes_measured(tmp_path):
+    import json
+
+    from pytest_vidbench.calibrate.real import summarize_log
+
+    def run(change, fresh):
+        extra = {"normalized_change_pct": change, "fresh_processes": fresh}
+        return {"series": "injected", "exit_code": 1, "statuses": {"a": "regression"},
+                "values": {"a": 1.0}, "seconds": 10.0, "verdicts": {"a": {"extra": extra}}}
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in (run(30.0, 6), run(50.0, 2),
+                                                              run(99.0, 0))))
+    # The run that re-measured nothing does not count: its change is the first run's.
+    assert "| injected | 3 | 3 | a 3/0 (+40% in 2) | 10 s |" in summarize_log(log)

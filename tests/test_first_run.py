@@ -67,3 +67,11 @@ def test_new_tests_beside_recorded_ones_are_named_as_such() -> None:
 def test_enough_runs_or_no_tests_print_nothing() -> None:
     assert first_run_lines(ENV, ["gpu-h100"], history(5, 5, 12)) == []
     assert first_run_lines(ENV, ["gpu-h100"], {}) == []
+
+
+def test_a_run_on_workers_is_told_to_record_on_workers() -> None:
+    """Baselines of `-n 4` are their own environment: recording them serially would not help."""
+    text = "\n".join(first_run_lines(f"{ENV}-workers4", [ENV], history(0, 0, 0), workers=4))
+    assert "pytest benchmarks/ --vidbench -n 4 --vidbench-update-baselines --vidbench-runs 5" \
+        in text
+    assert f"1 other environment ({ENV})" in text and "worker layouts" in text

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from plugin_project import baseline_files, results, write_project
 
-from pytest_vidbench.workers import Role, cores_for, pin_worker
+from pytest_vidbench.workers import GPU_ENV, Role, assign_gpus, check_layout, cores_for
 
 pytest.importorskip("xdist")
 
@@ -83,13 +82,50 @@ def test_workers_get_disjoint_cores_or_share_one_when_there_are_too_few() -> Non
     assert [cores_for(i, 3, [0, 1]) for i in range(3)] == [[0], [1], [0]]
 
 
-def test_worker_i_gets_gpu_i_mod_g(monkeypatch) -> None:
-    for index, expected in ((0, "4"), (1, "6"), (2, "4")):
-        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
-        pin_worker(Role("worker", index, 3), "cuda")
-        assert os.environ["CUDA_VISIBLE_DEVICES"] == expected
+def test_worker_i_gets_gpu_i_mod_g_from_its_first_instruction(monkeypatch) -> None:
+    execnet = pytest.importorskip("execnet")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
+    specs = [execnet.XSpec("popen") for _ in range(3)]
+    assign_gpus(specs, "cuda")
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in specs] == ["4", "6", "4"]
+    assert all(s.env[GPU_ENV] == "1" for s in specs)  # so the worker pins no CPU cores
+    cpu = [execnet.XSpec("popen")]
+    assign_gpus(cpu, "cpu")  # --vidbench-device cpu on a GPU machine: no GPU, own cores
+    assert cpu[0].env == {}
     with pytest.raises(pytest.UsageError, match="use --vidbench-device cuda"):
-        pin_worker(Role("worker", 0, 2), "cuda:1")
-    pin_worker(Role(), "cuda")  # a serial run keeps every GPU
-    assert os.environ["CUDA_VISIBLE_DEVICES"] == "4,6"
+        check_layout(Role("controller", 0, 2), "cuda:1")
+    check_layout(Role(), "cuda:1")  # a serial run may choose its GPU
+
+
+def test_workers_split_what_is_selected(pytester: pytest.Pytester) -> None:
+    """-k first, then the split: the selected models spread over the workers, each whole."""
+    write_project(pytester, models=("toy", "old", "toy-nan"), metrics=("latency", "psnr"))
+    run = _run(pytester, "-n", "2", "-v", "-k", "not toy-nan")
+    assert run.ret == 0, run.stdout.str()
+    workers: dict[str, set[str]] = {}
+    for line in run.stdout.lines:
+        if line.startswith("[gw") and "PASSED" in line:
+            model = line.split("::test_benchmark[")[1].split("-fp32")[0]
+            workers.setdefault(model, set()).add(line.split("]")[0][1:])
+    assert set(workers) == {"toy", "old"}
+    assert all(len(w) == 1 for w in workers.values()) and workers["toy"] != workers["old"]
+
+
+def test_a_worker_handed_over_twice_counts_once_and_a_lost_one_blocks_the_update() -> None:
+    from types import SimpleNamespace
+
+    from pytest_vidbench.handover import OUTPUT_KEY, WorkerOutput, take_over
+    from pytest_vidbench.records import ResultRecord
+
+    record = ResultRecord("t.py::test_b[toy-fp32-latency]", "toy", "fp32", "latency",
+                          "latency", "s", value=1.0, samples=[1.0])
+    session = SimpleNamespace(records=[], handed_over=[], lost_workers=[], messages=[],
+                              collected_order=[], collected_keys=set(), deselected=0)
+    output = {OUTPUT_KEY: WorkerOutput("gw0", [record.to_json()],
+                                       collected=[record.key]).to_json()}
+    take_over(session, output, None, "gw0")
+    take_over(session, output, "KeyboardInterrupt", "gw0")  # xdist's second report
+    assert [r.key for r in session.records] == [record.key]
+    take_over(session, {"exitstatus": 1}, "Not properly terminated", "gw1")
+    assert session.lost_workers == ["gw1"]
+    assert "gw1 stopped before handing over" in session.messages[0]

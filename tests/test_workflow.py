@@ -152,7 +152,7 @@ def undocumented_in_workflow(readme: str, workflow: dict[str, Any]) -> list[str]
 def test_readme_check_catches_a_stale_command(workflow: dict[str, Any]) -> None:
     readme = ("Run it:\n\n    pytest benchmarks/ --vidbench --vidbench-markdown x.md\n"
               "pytest benchmarks/ --vidbench --vidbench-update-baselines  # on main\n"
-              "pytest benchmarks/ --vidbench --vidbench-markdown vidbench-comment.md\n")
+              "pytest benchmarks/ --vidbench --vidbench-shard \"$SHARD/2\"\n")
     assert undocumented_in_workflow(readme, workflow) == [
         "pytest benchmarks/ --vidbench --vidbench-markdown x.md"]
 

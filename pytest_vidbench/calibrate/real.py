@@ -99,8 +99,21 @@ def interleaved(series: list[tuple[str, str | None, int]]) -> list[tuple[str, st
     return [(name, slowdown) for _, _, name, slowdown in sorted(slots)]
 
 
+def _fresh_effect(runs: list[dict], model: str) -> str:
+    """" (+9%)": the median change the gate's fresh processes measured (÷ the view it
+    decided on), over the runs that re-measured this model; "" when none did."""
+    changes = []
+    for run in runs:
+        extra = ((run.get("verdicts") or {}).get(model) or {}).get("extra") or {}
+        change = extra.get("normalized_change_pct", extra.get("raw_change_pct"))
+        if extra.get("fresh_processes") and isinstance(change, (int, float)):
+            changes.append(change)
+    return f" ({statistics.median(changes):+.0f}% in {len(changes)})" if changes else ""
+
+
 def summarize_log(path: Path) -> str:
-    """A Markdown table of a `--log` file: per series, the gate and each model's verdicts."""
+    """A Markdown table of a `--log` file: per series, the gate and each model's verdicts
+    (regression/suspicious counts, and the change fresh processes measured where any did)."""
     series: dict[str, list[dict]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -111,7 +124,8 @@ def summarize_log(path: Path) -> str:
     for name, runs in series.items():
         models = sorted({m for r in runs for m in r["statuses"]})
         cells = [f"{m} {sum(r['statuses'].get(m) == 'regression' for r in runs)}/"
-                 f"{sum(r['statuses'].get(m) == 'suspicious' for r in runs)}" for m in models]
+                 f"{sum(r['statuses'].get(m) == 'suspicious' for r in runs)}"
+                 + _fresh_effect(runs, m) for m in models]
         wall = statistics.median(r["seconds"] for r in runs)
         lines.append(f"| {name} | {len(runs)} | {sum(r['exit_code'] == 1 for r in runs)} | "
                      f"{', '.join(cells)} | {wall:.0f} s |")

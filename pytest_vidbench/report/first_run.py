@@ -18,18 +18,21 @@ RECOMMENDED_RUNS = 5
 CALIBRATED_RUNS = 10
 
 
-def record_command(runs: int = RECOMMENDED_RUNS) -> str:
-    """The command that records `runs` baseline runs, one fresh process each."""
-    return f"pytest benchmarks/ --vidbench --vidbench-update-baselines --vidbench-runs {runs}"
+def record_command(runs: int = RECOMMENDED_RUNS, workers: int = 1) -> str:
+    """The command that records `runs` baseline runs, one fresh process each, in the layout
+    of this run (`-n N`: baselines of N workers are their own environment)."""
+    layout = f" -n {workers}" if workers > 1 else ""
+    return (f"pytest benchmarks/ --vidbench{layout} --vidbench-update-baselines "
+            f"--vidbench-runs {runs}")
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _advice(missing: int) -> list[str]:
+def _advice(missing: int, workers: int) -> list[str]:
     return [
-        f"  record them with: {record_command(missing)}",
+        f"  record them with: {record_command(missing, workers)}",
         f"  the gate needs ≥ {GATE_MIN_RUNS} runs per test for a prediction interval; "
         f"{RECOMMENDED_RUNS} are recommended before trusting it (it is calibrated at "
         f"{CALIBRATED_RUNS})",
@@ -37,7 +40,7 @@ def _advice(missing: int) -> list[str]:
 
 
 def first_run_lines(environment: str, other_environments: Iterable[str],
-                    history: Mapping[str, int]) -> list[str]:
+                    history: Mapping[str, int], workers: int = 1) -> list[str]:
     """Lines for a machine whose baselines are missing or shallow; [] when they are enough.
 
     `history` maps each selected test (e.g. "wan-tiny[fp32]::latency") to the number of runs
@@ -55,9 +58,9 @@ def first_run_lines(environment: str, other_environments: Iterable[str],
                  "compared and no test can regress yet"]
         if others:
             lines.append(f"  baselines exist for {_plural(len(others), 'other environment')} "
-                         f"({', '.join(others)}); timings from other hardware are not "
-                         "comparable, so they are not used here")
-        return lines + _advice(RECOMMENDED_RUNS)
+                         f"({', '.join(others)}); timings from other hardware, torch or "
+                         "worker layouts are not comparable, so they are not used here")
+        return lines + _advice(RECOMMENDED_RUNS, workers)
     shallow = sum(1 for n in runs if n < RECOMMENDED_RUNS)
     if fewest == 0:
         new = sum(1 for n in runs if n == 0)
@@ -70,4 +73,4 @@ def first_run_lines(environment: str, other_environments: Iterable[str],
     if fewest < GATE_MIN_RUNS:
         head += (f"; below {GATE_MIN_RUNS} runs the gate only compares within this run, "
                  "blind to run-to-run noise")
-    return [head, *_advice(RECOMMENDED_RUNS - fewest)]
+    return [head, *_advice(RECOMMENDED_RUNS - fewest, workers)]
