@@ -54,6 +54,7 @@ class VidbenchSession:
         self._environment: dict[str, Any] | None = None
         self._campaigns: dict[int, MeasurementCampaign] = {}  # group -> its campaign
         self._scratch: str | None = None  # the controller's directory for worker clips
+        self._worker_clips: dict[tuple[str, str], dict] | None = None
         self._store: BaselineStore | None = None
         self._baseline: BaselineFile | None = None
         self._references: dict[tuple[str, str], Any] = {}
@@ -163,7 +164,10 @@ class VidbenchSession:
         if self.role.kind == "controller":
             from pytest_vidbench.handover import load_clips
 
-            found = {k: v for out in self.handed_over for k, v in load_clips(out.clips).items()}
+            if self._worker_clips is None:  # read once: the store and the previews both ask
+                self._worker_clips = {k: v for out in self.handed_over
+                                      for k, v in load_clips(out.clips).items()}
+            found = self._worker_clips
             return {k: found[k] for k in sorted(keys) if k in found}
         out = {}
         for campaign in self._campaigns.values():
