@@ -168,6 +168,8 @@ class RunReport:
     # Directories whose .npz clips the HTML report may embed (this run's frame previews, the
     # baseline's reference clips): a path a results file names elsewhere is never read.
     frame_roots: tuple[str, ...] = ()
+    # Ctrl-C or SIGTERM (a cancelled CI job) ended the run: the records are what finished.
+    interrupted: bool = False
 
     @property
     def counts(self) -> dict[str, int]:

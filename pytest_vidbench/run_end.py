@@ -180,7 +180,7 @@ def run_info(session: VidbenchSession, report: RunReport, context: RunContext) -
         "wall_seconds": report.wall_seconds, "timed_seconds": report.timed_seconds,
         **context.to_json(),
         "baseline_file": str(store.path) if store else None,
-        "baselines_updated": report.baselines_updated,
+        "baselines_updated": report.baselines_updated, "interrupted": report.interrupted,
     }
 
 
@@ -195,11 +195,12 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
 
             hand_over(session)
         return 0
-    if not session.active or not session.records:
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    # A job cancelled while the campaign measured has no records, but still gets its report.
+    if not session.active or not (session.records or interrupted):
         return 1 if session.lost_workers else 0
     if session._store is None:  # an xdist controller collects nothing itself
         session._load_baselines()
-    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     comparison, context = judge_run(session, interrupted)
     updated = update_store(session, exitstatus, interrupted) \
         if session.options.update_baselines else None
@@ -211,6 +212,12 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         time.monotonic() - session.started, timed, session.messages,
         session.options.gate_enforced, updated)
     report.frame_roots = frame_previews(session)
+    report.interrupted = interrupted
+    if interrupted:
+        report.warnings.append(
+            f"the run was interrupted (Ctrl-C or SIGTERM): {len(session.records)}"
+            + (f" of {len(session.cases)}" if session.cases else "")
+            + " benchmark tests finished; baselines were not updated")
     session.report = report
     write_outputs(report, session.options, run_info(session, report, context))
     session.config.hook.pytest_vidbench_report(config=session.config, report=report)

@@ -200,6 +200,22 @@ def test_a_cancelled_run_ends_like_ctrl_c_and_never_touches_baselines(
     assert baseline_files(pytester)[0].read_bytes() == before
 
 
+def test_a_run_cancelled_while_measuring_still_writes_a_report_that_says_so(
+        pytester: pytest.Pytester):
+    # toy-term sends SIGTERM from its second call: inside the campaign, before any test ends.
+    write_project(pytester, metrics=("latency",), models=("toy", "toy-term"))
+    run = pytester.runpytest_subprocess("--vidbench", "--vidbench-markdown", "comment.md",
+                                        "--vidbench-json", "results.json")
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    comment = (Path(pytester.path) / "comment.md").read_text()
+    assert "Interrupted before any benchmark test finished" in comment
+    assert "gate **not passed**: the run was interrupted" in comment
+    assert "0 of 2 benchmark tests finished; baselines were not updated" in comment
+    document = json.loads((Path(pytester.path) / "results.json").read_text())
+    assert document["run"]["interrupted"] is True and document["results"] == []
+    run.stdout.fnmatch_lines(["*vidbench gate: NOT passed: the run was interrupted*"])
+
+
 def test_a_corrupt_baseline_is_a_usage_error_naming_the_file(pytester: pytest.Pytester):
     write_project(pytester, metrics=("memory",))
     pytester.runpytest("--vidbench", "--vidbench-update-baselines")

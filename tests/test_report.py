@@ -394,3 +394,19 @@ def test_step_summary(tmp_path: Any) -> None:
     assert append_github_step_summary("# one", env=env)
     assert append_github_step_summary("# two\n", env=env)
     assert target.read_text(encoding="utf-8") == "# one\n# two\n"
+
+
+def test_an_interrupted_run_never_reads_as_complete_or_passed() -> None:
+    from pytest_vidbench.report import render_html
+
+    records = [rec("ltx-tiny"), rec("wan-tiny")]
+    whole = render_markdown(report_of(records))
+    cut = render_markdown(report_of(records, interrupted=True))
+    assert "gate passed" in whole and "interrupted" not in whole
+    headline = next(line for line in cut.splitlines() if line.startswith("### "))
+    assert headline.endswith("No regressions; interrupted: only the tests that finished")
+    assert "gate passed" not in cut and "gate **not passed**: the run was interrupted" in cut
+    page = render_html(report_of(records, interrupted=True))
+    assert "Gate not passed: the run was interrupted (exit 2)." in page
+    gate = render_gate_section(report_of(records, interrupted=True))
+    assert "NOT passed: the run was interrupted" in gate[-1]

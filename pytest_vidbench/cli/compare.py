@@ -149,7 +149,7 @@ def build_report(new: NewRun, history: History, comparison: Comparison,
         wall_seconds=_seconds(new.run.get("wall_seconds")),
         timed_seconds=_seconds(new.run.get("timed_seconds")),
         warnings=comparison.warnings() + history.notes,
-        gate_enforced=not report_only,
+        gate_enforced=not report_only, interrupted=new.run.get("interrupted") is True,
     )
 
 

@@ -64,6 +64,8 @@ def _merged_run(runs: list[dict[str, Any]], paths: list[Path]) -> dict[str, Any]
     if all(isinstance(c, list) for c in control):
         run["control_samples"] = [v for c in control for v in c]
     run["merged_from"] = [str(p) for p in paths]
+    if any(r.get("interrupted") is True for r in runs):  # one cancelled shard: not complete
+        run["interrupted"] = True
     return run
 
 

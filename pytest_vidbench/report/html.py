@@ -136,6 +136,8 @@ def _context(report: RunReport) -> str:
 
 
 def _gate(report: RunReport, counts: dict[str, int]) -> str:
+    if report.interrupted:
+        return "Gate not passed: the run was interrupted (exit 2)."
     if not report.gate_enforced:
         return "Gate not enforced (report only)."
     return "Gate failed." if counts["regression"] else "Gate passed."
@@ -208,7 +210,7 @@ def render_html(report: RunReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>vidbench report {_esc(report.commit or '')}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>{headline(rows, counts, _ident, _dot, _esc)}</h1>",
+        f"<h1>{headline(rows, counts, _ident, _dot, _esc, report.interrupted)}</h1>",
         f'<p class="gate">{_esc(counts_sentence(counts))} · {_gate(report, counts)}</p>',
         f'<p class="muted">{_context(report)}</p>',
     ]

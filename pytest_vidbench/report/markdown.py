@@ -135,6 +135,8 @@ def _ident(row: Row, width: int = 60) -> str:
 
 
 def _gate_text(report: RunReport, counts: dict[str, int]) -> str:
+    if report.interrupted:
+        return "gate **not passed**: the run was interrupted (exit 2)"
     if not report.gate_enforced:
         return "gate not enforced (report only)"
     return "gate **failed**" if counts["regression"] else "gate passed"
@@ -149,7 +151,7 @@ def _head(report: RunReport, rows: list[Row]) -> list[str]:
     counts = count_rows(rows)
     blocks = [
         MARKER,
-        "### " + headline(rows, counts, _ident, escape=_number),
+        "### " + headline(rows, counts, _ident, escape=_number, interrupted=report.interrupted),
         f"{counts_sentence(counts)} · {_gate_text(report, counts)}",
         _context_line(report),
     ]

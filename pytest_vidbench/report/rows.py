@@ -210,6 +210,7 @@ def headline(
     ident: Callable[[Row], str],
     icon: Callable[[str], str] = ICONS.__getitem__,
     escape: Callable[[str], str] = str,
+    interrupted: bool = False,
 ) -> str:
     """The one-sentence verdict, derived from `counts` only (plus the worst regression).
 
@@ -222,6 +223,8 @@ def headline(
         status = "regression"
         text = (f"{count_phrase('regression', counts['regression'])}; worst: {ident(worst)}"
                 f" {escape(worst.change)} ({escape(worst.baseline)} → {escape(worst.current)})")
+    elif not rows and interrupted:
+        status, text = "error", "Interrupted before any benchmark test finished"
     elif not rows:
         status, text = "incomparable", "No benchmark results"
     elif compared == 0:
@@ -234,6 +237,8 @@ def headline(
     text = f"{icon(status)} {text}"
     if counts["error"]:
         text += f"; {icon('error')} {count_phrase('error', counts['error'])}"
+    if interrupted and rows:  # the PR comment of a cancelled job must not read as complete
+        text += "; interrupted: only the tests that finished"
     return text
 
 

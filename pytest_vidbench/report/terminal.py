@@ -178,7 +178,9 @@ def render_gate_section(report: RunReport, width: int = 100) -> list[str]:
         lines += _wrapped(f"vidbench session: {timing}", width, "  ")
     n = counts["regression"]
     regressions = count_phrase("regression", n) if n else "no regressions"
-    if not report.gate_enforced:
+    if report.interrupted:
+        outcome = f"NOT passed: the run was interrupted ({regressions} among what finished)"
+    elif not report.gate_enforced:
         outcome = f"not enforced (report only; {regressions})"
     elif n:
         outcome = f"FAILED ({regressions})"
