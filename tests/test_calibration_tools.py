@@ -124,3 +124,35 @@ def test_a_real_series_summary_shows_what_the_fresh_processes_measured(tmp_path)
                                                               run(99.0, 0))))
     # The run that re-measured nothing does not count: its change is the first run's.
     assert "| injected | 3 | 3 | a 3/0 (+40% in 2) | 10 s |" in summarize_log(log)
+
+
+def test_the_allocator_summary_gives_each_setting_its_offsets_and_wall(tmp_path):
+    import json
+
+    from pytest_vidbench.calibrate.allocator import main, summarize
+
+    def write(setting, process, slow_a, wall):
+        def record(model, value):
+            return {"model": model, "kind": "latency", "status": "ok", "value": value,
+                    "samples": [value * 0.9, value, value * 1.1]}
+        document = {"results": [record("a", 1.0 * slow_a), record("b", 2.0),
+                                record("c", 3.0)],
+                    "run": {"control_samples": [0.5, 0.5], "wall_seconds": wall}}
+        path = tmp_path / setting / f"run{process}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(document))
+
+    for p in range(3):  # "a" runs 10% slow in one process of the default setting only
+        write("default", p, 1.1 if p == 1 else 1.0, 60.0)
+        write("mmap-every", p, 1.0, 100.0 + p)
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in summarize(tmp_path).splitlines()[2:]}
+    assert set(rows) == {"default", "mmap-every"}  # heap-only has no runs: no row
+    step = np.log(1.1)  # a's ratio to the others moves by it, b's and c's by half of it
+    median, mean = step / 2 / np.sqrt(3), step * np.sqrt(0.5 / 3)
+    assert rows["default"][:2] == ["3", f"{median:.1%} / {mean:.1%}"]
+    assert rows["default"][-1] == "60 s"
+    assert rows["mmap-every"][1] == "0.0% / 0.0%" and rows["mmap-every"][-1] == "101 s"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--settings", "default,jemalloc", "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2 and not (tmp_path / "x").exists()
