@@ -102,6 +102,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _session(session.config).collection_finished(session.items)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    except KeyboardInterrupt as error:
+        # Collection errors end the loop with the same exit status; only Ctrl-C or SIGTERM
+        # (termination.py) is a cancelled run, whose reports must say so.
+        if not isinstance(error, pytest.Session.Interrupted):
+            _session(session.config).cancelled = str(error) or "Ctrl-C"
+        raise
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _session(session.config).finish(exitstatus) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

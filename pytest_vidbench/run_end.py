@@ -197,7 +197,8 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         return 0
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     # A job cancelled while the campaign measured has no records, but still gets its report.
-    if not session.active or not (session.records or interrupted):
+    cancelled_early = session.cancelled is not None and session._store is not None
+    if not session.active or not (session.records or cancelled_early):
         return 1 if session.lost_workers else 0
     if session._store is None:  # an xdist controller collects nothing itself
         session._load_baselines()
@@ -212,10 +213,10 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         time.monotonic() - session.started, timed, session.messages,
         session.options.gate_enforced, updated)
     report.frame_roots = frame_previews(session)
-    report.interrupted = interrupted
-    if interrupted:
+    report.interrupted = session.cancelled is not None
+    if session.cancelled is not None:
         report.warnings.append(
-            f"the run was interrupted (Ctrl-C or SIGTERM): {len(session.records)}"
+            f"the run was interrupted ({session.cancelled}): {len(session.records)}"
             + (f" of {len(session.cases)}" if session.cases else "")
             + " benchmark tests finished; baselines were not updated")
     session.report = report

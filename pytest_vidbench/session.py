@@ -44,6 +44,7 @@ class VidbenchSession:
         self.messages: list[str] = []
         self.usage_errors: list[str] = []
         self.failed_update = False
+        self.cancelled: str | None = None  # why Ctrl-C or SIGTERM ended the run, if one did
         self.context = RunContext()  # run-level facts, filled at the end of the run
         self.role: Role = role_of(config)
         self.collected_order: list[str] = []

@@ -145,12 +145,16 @@ def test_the_allocator_summary_gives_each_setting_its_offsets_and_wall(tmp_path)
     for p in range(3):  # "a" runs 10% slow in one process of the default setting only
         write("default", p, 1.1 if p == 1 else 1.0, 60.0)
         write("mmap-every", p, 1.0, 100.0 + p)
+    for p in range(2):
+        write("heap-only", p, 1.0, 50.0)
+    (tmp_path / "heap-only" / "run9.json").write_text(  # a cancelled run: no results
+        json.dumps({"results": [], "run": {"interrupted": True}}))
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in summarize(tmp_path).splitlines()[2:]}
-    assert set(rows) == {"default", "mmap-every"}  # heap-only has no runs: no row
+    assert set(rows) == {"default", "mmap-every"}  # heap-only: 2 whole runs are too few
     step = np.log(1.1)  # a's ratio to the others moves by it, b's and c's by half of it
-    median, mean = step / 2 / np.sqrt(3), step * np.sqrt(0.5 / 3)
-    assert rows["default"][:2] == ["3", f"{median:.1%} / {mean:.1%}"]
+    median, rms = step / 2 / np.sqrt(3), step * np.sqrt(0.5 / 3)
+    assert rows["default"][:2] == ["3", f"{median:.1%} / {rms:.1%}"]
     assert rows["default"][-1] == "60 s"
     assert rows["mmap-every"][1] == "0.0% / 0.0%" and rows["mmap-every"][-1] == "101 s"
     with pytest.raises(SystemExit) as exit_info:

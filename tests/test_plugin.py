@@ -200,20 +200,47 @@ def test_a_cancelled_run_ends_like_ctrl_c_and_never_touches_baselines(
     assert baseline_files(pytester)[0].read_bytes() == before
 
 
-def test_a_run_cancelled_while_measuring_still_writes_a_report_that_says_so(
-        pytester: pytest.Pytester):
+def test_a_run_cancelled_while_measuring_still_writes_reports_that_say_so(
+        pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pytest_vidbench.cli import main
+
+    write_project(pytester, metrics=("latency",))
+    pytester.runpytest("--vidbench", "--vidbench-update-baselines")
     # toy-term sends SIGTERM from its second call: inside the campaign, before any test ends.
     write_project(pytester, metrics=("latency",), models=("toy", "toy-term"))
     run = pytester.runpytest_subprocess("--vidbench", "--vidbench-markdown", "comment.md",
-                                        "--vidbench-json", "results.json")
+                                        "--vidbench-json", "results.json",
+                                        "--vidbench-prometheus", "vidbench.prom")
     assert run.ret == pytest.ExitCode.INTERRUPTED
-    comment = (Path(pytester.path) / "comment.md").read_text()
+    comment = (pytester.path / "comment.md").read_text()
     assert "Interrupted before any benchmark test finished" in comment
     assert "gate **not passed**: the run was interrupted" in comment
-    assert "0 of 2 benchmark tests finished; baselines were not updated" in comment
-    document = json.loads((Path(pytester.path) / "results.json").read_text())
+    assert ("interrupted (SIGTERM: the run was cancelled): 0 of 2 benchmark tests finished; "
+            "baselines were not updated") in comment
+    run.stdout.fnmatch_lines(["*vidbench: interrupted before any benchmark test finished*",
+                              "*vidbench gate: NOT passed: the run was interrupted*"])
+    document = json.loads((pytester.path / "results.json").read_text())
     assert document["run"]["interrupted"] is True and document["results"] == []
-    run.stdout.fnmatch_lines(["*vidbench gate: NOT passed: the run was interrupted*"])
+    text = (pytester.path / "vidbench.prom").read_text()
+    (flag,) = [s for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "vidbench_run_interrupted"]
+    assert flag.value == 1
+    # Comparing the cut-short file later never passes either.
+    code = main(["compare", str(baseline_files(pytester)[0]), str(pytester.path / "results.json"),
+                 "--markdown", str(pytester.path / "again.md")])
+    assert code == 1 and "interrupted run" in capsys.readouterr().out
+    assert "gate **not passed**" in (pytester.path / "again.md").read_text()
+
+
+def test_a_collection_error_is_not_reported_as_a_cancelled_run(pytester: pytest.Pytester):
+    write_project(pytester, metrics=("latency",))
+    pytester.makepyfile(test_broken="import a_module_that_does_not_exist")
+    run = pytester.runpytest("--vidbench", "--vidbench-markdown", "comment.md")
+    assert run.ret == pytest.ExitCode.INTERRUPTED  # pytest's status for collection errors
+    comment = pytester.path / "comment.md"
+    assert not comment.exists()  # nothing was measured, and nothing was cancelled
 
 
 def test_a_corrupt_baseline_is_a_usage_error_naming_the_file(pytester: pytest.Pytester):

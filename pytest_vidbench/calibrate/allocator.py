@@ -9,7 +9,7 @@ large allocation) is set by the allocator and the process's history. Each settin
 runs the latency suite once per process (`pytest benchmarks/ --vidbench -k latency
 --vidbench-report-only`), the settings interleaved so that drift of the machine hits them
 alike, each run's results file kept in DIR/<setting>/. The summary is, per setting, the
-per-model offset (calibrate/noise.py's ÷-other-models SD, median and mean over models), the
+per-model offset (calibrate/noise.py's ÷-other-models SD, median and RMS over models), the
 per-call spread, the process factor and the wall time of a run.
 
 On a GPU none of this applies: CUDA tensors come from PyTorch's caching allocator.
@@ -58,24 +58,30 @@ def record(out: Path, processes: int, settings: list[str], root: Path) -> None:
                   flush=True)
 
 
+def _complete(path: Path) -> bool:
+    """A run that was cut short (or measured nothing) is no trace of a whole process."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return bool(document.get("results")) and not document.get("run", {}).get("interrupted")
+
+
 def summarize(out: Path) -> str:
-    lines = ["| allocator setting | processes | per-model offset (median / mean over models) "
+    lines = ["| allocator setting | processes | per-model offset (median / RMS over models) "
              "| per-call spread | process factor | wall per run (median) |",
              "|---|---:|---|---:|---:|---:|"]
     for name in SETTINGS:
-        paths = sorted((out / name).glob("*.json"))
+        paths = [p for p in sorted((out / name).glob("*.json")) if _complete(p)]
         if len(paths) < 3:
             continue
         runs = load(paths)
         table = components(runs)
         offsets = [r["peers"] for r in table.values()]
-        mean = math.sqrt(statistics.fmean(o * o for o in offsets))  # the mean variance
+        rms = math.sqrt(statistics.fmean(o * o for o in offsets))  # √ of the mean variance
         process = statistics.stdev(statistics.fmean(v.values()) for v, _ in runs)
         walls = [json.loads(p.read_text(encoding="utf-8"))["run"].get("wall_seconds")
                  for p in paths]
         wall = statistics.median(w for w in walls if isinstance(w, (int, float)))
         lines.append(f"| {name} | {len(paths)} | {statistics.median(offsets):.1%} / "
-                     f"{mean:.1%} | {fit(paths).cv:.1%} | {process:.1%} | {wall:.0f} s |")
+                     f"{rms:.1%} | {fit(paths).cv:.1%} | {process:.1%} | {wall:.0f} s |")
     return "\n".join(lines)
 
 

@@ -37,7 +37,7 @@ def _compare_parser(sub: argparse._SubParsersAction) -> None:
 
 EPILOG = """exit status:
   0  success (compare: no regression)
-  1  compare: a regression (the gate failed); env --strict: warnings
+  1  compare: a regression (the gate failed) or an interrupted run's file; env --strict: warnings
   2  bad input: a file, flag or [tool.vidbench] setting that cannot be used (one line
      on stderr names the file, the field and the fix)
 see docs/exit-codes.md"""

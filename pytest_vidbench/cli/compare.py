@@ -141,6 +141,7 @@ def build_report(new: NewRun, history: History, comparison: Comparison,
                     key=lambda s: s.date)
     env = new.environment
     commit = short_commit(env) if isinstance(env.get("git_commit"), str) else None
+    interrupted = new.run.get("interrupted") is True
     return RunReport(
         records=list(new.records), environment=env, commit=commit,
         baseline_commit=newest[-1].commit if newest else None,
@@ -148,8 +149,10 @@ def build_report(new: NewRun, history: History, comparison: Comparison,
         baseline_environment=history.key, repeats=_repeats(new.run),
         wall_seconds=_seconds(new.run.get("wall_seconds")),
         timed_seconds=_seconds(new.run.get("timed_seconds")),
-        warnings=comparison.warnings() + history.notes,
-        gate_enforced=not report_only, interrupted=new.run.get("interrupted") is True,
+        warnings=comparison.warnings() + history.notes + (
+            [f"{new.path} is the results file of an interrupted run: only the tests that "
+             "finished are in it"] if interrupted else []),
+        gate_enforced=not report_only, interrupted=interrupted,
     )
 
 
@@ -196,4 +199,4 @@ def run_compare(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CliError(f"cannot write {error.filename or 'an output file'}: "
                        f"{error.strerror or error}") from None
-    return 1 if report.gate_failed else 0
+    return 1 if report.gate_failed or report.interrupted else 0  # a cut-short run never passes

@@ -52,4 +52,7 @@ def write_prometheus(report: RunReport, path: Path, environment_key: str) -> Non
         run.labels("timed", environment_key).set(report.timed_seconds)
     Gauge("vidbench_gate_failed", "1 when the run has a regression", ["environment"],
           registry=registry).labels(environment_key).set(int(bool(report.regressions)))
+    Gauge("vidbench_run_interrupted", "1 when Ctrl-C or SIGTERM cut the run short: the "
+          "results are only the tests that finished", ["environment"],
+          registry=registry).labels(environment_key).set(int(report.interrupted))
     write_to_textfile(str(path), registry)

@@ -123,7 +123,8 @@ def render_terminal(report: RunReport, width: int = 100) -> list[str]:
     line; each line ≤ `width` columns."""
     all_rows = build_rows(report)
     if not all_rows:
-        return ["vidbench: no benchmark results"]
+        return ["vidbench: interrupted before any benchmark test finished" if report.interrupted
+                else "vidbench: no benchmark results"]
     rows = [row for row in all_rows if row.status != "skipped"]
     skipped = [row for row in all_rows if row.status == "skipped"]
     headers = list(HEADERS)
