@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -160,3 +163,21 @@ def test_the_allocator_summary_gives_each_setting_its_offsets_and_wall(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         main(["--settings", "default,jemalloc", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2 and not (tmp_path / "x").exists()
+
+
+def test_the_calibration_table_counts_the_sessions_it_was_asked_for(tmp_path, capsys):
+    import glob
+
+    root = Path(__file__).resolve().parents[1]
+    traces = sorted(glob.glob(str(root / "docs/traces/amd-epyc-2026-12-03/history-0[1-4].json")))
+    assert len(traces) == 4
+    assert table.main(["--sessions", "4", "--large", "3", "--workers", "1",
+                       "--traces", *traces]) == 0
+    out = capsys.readouterr().out
+    assert "4 unchanged sessions of 7 latency tests (3 of 60)" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "| 10 |" in line]
+    assert len(rows) == 2
+    for row in rows:  # the 60-test column's bound is over the 3 sessions asked for
+        rate, bound = re.fullmatch(r" (\d+\.\d)% \(≤ (\d+\.\d)%\) ", row.split("|")[4]).groups()
+        assert f"{table.upper_bound(float(rate) / 100, 3):.1%}" == f"{bound}%"
+    assert "--sessions 4 --large 3" in out

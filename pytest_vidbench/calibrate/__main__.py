@@ -1,4 +1,4 @@
-"""`python -m pytest_vidbench.calibrate [--sessions N] [--traces F…]`: the calibration table.
+"""`python -m pytest_vidbench.calibrate [--sessions N] [--large N] [--traces F…]`: the table.
 
 False alarms (share of unchanged sessions with any `regression`) and power (share of slowed
 tests called a `regression`), and the fresh processes each kind of session cost, from a noise
@@ -26,12 +26,12 @@ CHECKS = 7  # the built-in suite's latency tests
 LARGE = 60  # the session size of the false-alarm target
 
 
-def cell(args: tuple[NoiseModel, int, int]) -> tuple[float, int, list[Tally | None]]:
-    model, history, sessions = args
+def cell(args: tuple[NoiseModel, int, int, int]) -> tuple[float, int, list[Tally | None]]:
+    model, history, sessions, large = args
     half = sessions // 2
     return model.process_sd, history, [
         tally(model, CHECKS, history, sessions),
-        tally(model, LARGE, history, sessions // 3, seed=3) if history == 10 else None,
+        tally(model, LARGE, history, large, seed=3) if history == 10 else None,
         tally(model, CHECKS, history, half, 1.15, 1, seed=1),
         tally(model, CHECKS - 1, history, half, 1.15, 3, seed=2),
         tally(model, CHECKS, history, half, 1.25, 1, seed=4),
@@ -73,6 +73,8 @@ def write_block(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="synthetic calibration of the verdicts")
     parser.add_argument("--sessions", type=int, default=300)
+    parser.add_argument("--large", type=int, default=None,
+                        help=f"unchanged sessions of {LARGE} tests (default: --sessions / 3)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--readme", type=Path, default=None,
                         help="also replace the calibration block of this Markdown file")
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     calm = calmest_offset(traces) if traces else fitted.process_sd / 2
     models = (fitted, replace(fitted, process_sd=calm))
     n = args.sessions
-    jobs = [(m, h, n) for m in models for h in HISTORIES]
+    large = args.large if args.large is not None else n // 3
+    jobs = [(m, h, n, large) for m in models for h in HISTORIES]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(cell, jobs))
         scenarios = list(pool.map(history_cell, [(m, n // 3) for m in models]))
@@ -102,18 +105,18 @@ def main(argv: list[str] | None = None) -> int:
         f"offset {fitted.process_sd:.1%} (median over models); second row of each pair: "
         f"the calmest model's offset, {calm:.1%}.\n")
     say(f"Synthetic sessions through the real Judge and its fresh-process confirmation: "
-          f"{n} unchanged sessions of {CHECKS} latency tests ({n // 3} of {LARGE}), "
+          f"{n} unchanged sessions of {CHECKS} latency tests ({large} of {LARGE}), "
           f"{n // 2} slowed ones per power cell. Power in % (fresh processes per session).\n")
     say(f"| per-process offset SD | history | false alarms, {CHECKS} tests (95% upper "
           f"bound) | false alarms, {LARGE} tests | +15%, one model | +15%, 3 of 6 "
           "| +25%, one model |")
     say("|---|---|---|---|---|---|---|")
     for sd, h, (fa, fa60, p15, p3, p25) in rows:
-        large = "—" if fa60 is None else \
-            f"{fa60.rate:.1%} (≤ {upper_bound(fa60.rate, n // 3):.1%})"
+        wide = "—" if fa60 is None else \
+            f"{fa60.rate:.1%} (≤ {upper_bound(fa60.rate, large):.1%})"
         cells = [f"{sd:.1%}", str(h),
                  f"{fa.rate:.1%} (≤ {upper_bound(fa.rate, n):.1%}; {fa.fresh_per_session:.1f})",
-                 large, *(f"{t.rate:.0%} ({t.fresh_per_session:.1f})" for t in (p15, p3, p25))]
+                 wide, *(f"{t.rate:.0%} ({t.fresh_per_session:.1f})" for t in (p15, p3, p25))]
         say("| " + " | ".join(cells) + " |")
     say(f"\nHistory scenarios ({n // 3} sessions each, calibrate/scenarios.py), through the "
           "store's updates:\n")
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for sd, step, crept in scenarios:
         say(f"| {sd:.1%} | {step:.0%} | {crept:.0%} |")
     say(f"\n({time.monotonic() - started:.0f} s on {os.cpu_count()} cores, "
-        f"--sessions {n})")
+        f"--sessions {n} --large {large})")
     if args.readme:
         write_block(args.readme, "\n".join(lines))
     return 0
