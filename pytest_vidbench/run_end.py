@@ -207,18 +207,17 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         if session.options.update_baselines else None
     c = session.options.config
     timed = session.timed_seconds() + sum(f.timed_seconds for f in context.fresh)
+    if session.cancelled is not None:
+        session.messages.append(
+            f"the run was interrupted ({session.cancelled}): {len(session.records)}"
+            + (f" of {len(session.cases)}" if session.cases else "")
+            + " benchmark tests finished; baselines were not updated")
     report = build_report(
         session.records, session.environment(), comparison, session._baseline,
         f"{c.warmup} warm-up, {c.rounds} rounds × {c.calls_per_round} calls",
         time.monotonic() - session.started, timed, session.messages,
-        session.options.gate_enforced, updated)
+        session.options.gate_enforced, updated, interrupted=session.cancelled is not None)
     report.frame_roots = frame_previews(session)
-    report.interrupted = session.cancelled is not None
-    if session.cancelled is not None:
-        report.warnings.append(
-            f"the run was interrupted ({session.cancelled}): {len(session.records)}"
-            + (f" of {len(session.cases)}" if session.cases else "")
-            + " benchmark tests finished; baselines were not updated")
     session.report = report
     write_outputs(report, session.options, run_info(session, report, context))
     session.config.hook.pytest_vidbench_report(config=session.config, report=report)

@@ -18,7 +18,6 @@ On a GPU none of this applies: CUDA tensors come from PyTorch's caching allocato
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -28,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_vidbench.calibrate.noise import components, fit, load
+from pytest_vidbench.calibrate.noise import components, documents, fit_documents, runs_of
 
 # glibc reads these at start-up (mallopt(3)); setting the threshold also fixes it, which
 # turns off its dynamic growth.
@@ -58,30 +57,23 @@ def record(out: Path, processes: int, settings: list[str], root: Path) -> None:
                   flush=True)
 
 
-def _complete(path: Path) -> bool:
-    """A run that was cut short (or measured nothing) is no trace of a whole process."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return bool(document.get("results")) and not document.get("run", {}).get("interrupted")
-
-
 def summarize(out: Path) -> str:
     lines = ["| allocator setting | processes | per-model offset (median / RMS over models) "
              "| per-call spread | process factor | wall per run (median) |",
              "|---|---:|---|---:|---:|---:|"]
     for name in SETTINGS:
-        paths = [p for p in sorted((out / name).glob("*.json")) if _complete(p)]
-        if len(paths) < 3:
+        docs = documents(sorted((out / name).glob("*.json")))  # read once, whole runs only
+        if len(docs) < 3:
             continue
-        runs = load(paths)
+        runs = runs_of(docs)
         table = components(runs)
         offsets = [r["peers"] for r in table.values()]
         rms = math.sqrt(statistics.fmean(o * o for o in offsets))  # √ of the mean variance
         process = statistics.stdev(statistics.fmean(v.values()) for v, _ in runs)
-        walls = [json.loads(p.read_text(encoding="utf-8"))["run"].get("wall_seconds")
-                 for p in paths]
+        walls = [d.get("run", {}).get("wall_seconds") for d in docs]
         wall = statistics.median(w for w in walls if isinstance(w, (int, float)))
-        lines.append(f"| {name} | {len(paths)} | {statistics.median(offsets):.1%} / "
-                     f"{rms:.1%} | {fit(paths).cv:.1%} | {process:.1%} | {wall:.0f} s |")
+        lines.append(f"| {name} | {len(docs)} | {statistics.median(offsets):.1%} / "
+                     f"{rms:.1%} | {fit_documents(docs).cv:.1%} | {process:.1%} | {wall:.0f} s |")
     return "\n".join(lines)
 
 

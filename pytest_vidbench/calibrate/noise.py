@@ -31,12 +31,19 @@ def _run(document: dict) -> tuple[dict[str, float], float | None]:
     return logs, math.log(statistics.median(control)) if control else None
 
 
-def _documents(paths: list[Path]) -> list[dict]:
-    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+def documents(paths: list[Path]) -> list[dict]:
+    """The results files that trace a whole process: a run that Ctrl-C or SIGTERM cut short
+    (or that measured nothing) is left out."""
+    loaded = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    return [d for d in loaded if d.get("results") and not d.get("run", {}).get("interrupted")]
+
+
+def runs_of(docs: list[dict]) -> list[tuple[dict[str, float], float | None]]:
+    return [_run(d) for d in docs]
 
 
 def load(paths: list[Path]) -> list[tuple[dict[str, float], float | None]]:
-    return [_run(d) for d in _documents(paths)]
+    return runs_of(documents(paths))
 
 
 def components(runs: list[tuple[dict[str, float], float | None]]) -> dict[str, dict[str, float]]:
@@ -58,13 +65,16 @@ def components(runs: list[tuple[dict[str, float], float | None]]) -> dict[str, d
 
 
 def fit(paths: list[Path]) -> NoiseModel:
+    return fit_documents(documents(paths))
+
+
+def fit_documents(docs: list[dict]) -> NoiseModel:
     """The synthetic calibration's noise model, fitted to recorded processes (one results
     file each): within-run spread and heavy tail from the samples, the process factor's
     spread and slow processes from the mean log time over models, and the per-model offset
     from each model's ratio to the mean of the others, less the others' own share."""
-    documents = _documents(paths)
     scales, tails, factors, ratios = [], [], [], []
-    for document in documents:
+    for document in docs:
         latency = [r for r in document["results"] if r["kind"] == "latency"
                    and r["status"] == "ok" and len(r.get("samples") or []) >= 3]
         for record in latency:
@@ -79,7 +89,7 @@ def fit(paths: list[Path]) -> NoiseModel:
     centre = statistics.median(factors)
     drift = 1.4826 * statistics.median(abs(f - centre) for f in factors)
     slow = [f for f in factors if f - centre > 3 * drift]
-    table = components([_run(d) for d in documents])
+    table = components(runs_of(docs))
     models = len(table)
     peers = statistics.median(r["peers"] for r in table.values())
     return NoiseModel(
@@ -89,7 +99,7 @@ def fit(paths: list[Path]) -> NoiseModel:
         slow_probability=len(slow) / len(factors),
         slow_factor=math.exp(statistics.median(slow) - centre) if slow else 1.0,
         process_sd=peers / math.sqrt(1 + 1 / max(models - 1, 1)),
-        samples=int(statistics.median(len(r["samples"]) for d in documents for r in d["results"]
+        samples=int(statistics.median(len(r["samples"]) for d in docs for r in d["results"]
                                       if r["kind"] == "latency" and r.get("samples"))))
 
 
@@ -106,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    runs = load(args.results)
+    docs = documents(args.results)
+    runs = runs_of(docs)
     table = components(runs)
     print(f"{len(runs)} processes; run-to-run SD of log time (≈ relative SD)\n")
     print("| model | raw | ÷ other models | ÷ control | ÷ the closest model (which) |")
@@ -118,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     median = statistics.median(r["peers"] for r in table.values())
     process = statistics.stdev(statistics.mean(v.values()) for v, _ in runs)
     print(f"\nmedian ÷ other models: {median:.1%}; process factor SD: {process:.1%}")
-    print(f"\nfitted noise model: {fit(args.results)}")
+    print(f"\nfitted noise model: {fit_documents(docs)}")
     return 0
 
 

@@ -11,7 +11,7 @@ from pytest_vidbench.store.baselines import BaselineFile
 def build_report(records: list[ResultRecord], environment: dict, comparison: Comparison,
                  baseline: BaselineFile | None, repeats: str, wall: float, timed: float,
                  messages: list[str], gate_enforced: bool,
-                 baselines_updated: str | None) -> RunReport:
+                 baselines_updated: str | None, interrupted: bool = False) -> RunReport:
     newest = sorted((t.newest for t in baseline.tests.values() if t.newest),
                     key=lambda s: s.date) if baseline else []
     warnings = comparison.warnings()
@@ -23,4 +23,5 @@ def build_report(records: list[ResultRecord], environment: dict, comparison: Com
         repeats=repeats, wall_seconds=wall, timed_seconds=timed,
         warnings=warnings + [m for m in messages if m not in warnings],
         gate_enforced=gate_enforced, baselines_updated=baselines_updated,
+        interrupted=interrupted,
     )
