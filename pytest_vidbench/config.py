@@ -26,6 +26,8 @@ from pytest_vidbench.config_checks import (
     fraction,
     positive_int,
     str_list,
+    validate_cpu_allocator,
+    validate_device,
 )
 
 __all__ = ["DTYPES", "ConfigError", "VidbenchConfig", "file_stem", "parse_config"]
@@ -92,6 +94,7 @@ class VidbenchConfig:
     metrics: tuple[str, ...] = ()  # empty: the default metric set
     device: str = "auto"
     threads: int = 1
+    cpu_allocator: str = "default"  # "fresh-pages": measure/cpu_allocator.py
     warmup: int = 1
     rounds: int = 10  # rounds buy precision; calls per round barely do (README, calibration)
     calls_per_round: int = 3
@@ -219,6 +222,7 @@ def parse_thresholds(table: Any, where: str) -> Thresholds:
 
 _SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "device": (str, "'auto', 'cpu' or 'cuda[:N]'"),
+    "cpu_allocator": (str, "'default' or 'fresh-pages'"),
     "tf32": (bool, "true or false"),
     "deterministic": (bool, "true or false"),
     "interleave": (bool, "true or false"),
@@ -264,15 +268,8 @@ def parse_config(table: Any, where: str = "tool.vidbench") -> VidbenchConfig:
             values[key] = expect(value, types, here, what)
     config = VidbenchConfig(**values)
     validate_device(config.device, f"{where}.device")
+    validate_cpu_allocator(config.cpu_allocator, f"{where}.cpu_allocator")
     return config
-
-
-def validate_device(device: str, where: str) -> str:
-    if device in ("auto", "cpu", "cuda"):
-        return device
-    if device.startswith("cuda:") and device[5:].isdigit():
-        return device
-    raise ConfigError(f"{where} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
 def load_pyproject_config(path: Path | None) -> VidbenchConfig:

@@ -100,3 +100,20 @@ def check_file_names(pairs: list[tuple[str, str]], where: str) -> None:
             raise ConfigError(f"{where}: {seen[stem]} and {pair} would share the reference file "
                               f"{stem}.npz; rename a model or a variant so they differ")
         seen[stem] = pair
+
+
+def validate_device(device: str, where: str) -> str:
+    if device in ("auto", "cpu", "cuda"):
+        return device
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return device
+    raise ConfigError(f"{where} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def validate_cpu_allocator(setting: str, where: str) -> str:
+    from pytest_vidbench.measure.cpu_allocator import CPU_ALLOCATORS
+
+    if setting not in CPU_ALLOCATORS:
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, CPU_ALLOCATORS))}, "
+                          f"got {setting!r}")
+    return setting

@@ -37,6 +37,7 @@ def _remeasure(session: VidbenchSession) -> Remeasure:
     setup = session.device_setup()
     ids = {r.key: r.test_id for r in session.records}
     passthrough = [f"--vidbench-device={setup.device}", f"--vidbench-threads={c.threads}",
+                   f"--vidbench-cpu-allocator={setup.cpu_allocator}",
                    f"--vidbench-warmup={min(c.warmup, 1)}",
                    f"--vidbench-rounds={c.remeasure_rounds}",
                    f"--vidbench-calls-per-round={c.remeasure_calls}"]

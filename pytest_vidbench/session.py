@@ -95,13 +95,15 @@ class VidbenchSession:
     # -- measuring -----------------------------------------------------------------
 
     def device_setup(self) -> DeviceSetup:
+        from pytest_vidbench.measure.cpu_allocator import AllocatorUnavailable
         from pytest_vidbench.measure.device import DeviceUnavailable, apply_device_setup
 
         if self._setup is None:
             c = self.options.config
             try:
-                self._setup = apply_device_setup(c.device, c.threads, c.tf32, c.deterministic)
-            except DeviceUnavailable as error:
+                self._setup = apply_device_setup(c.device, c.threads, c.tf32, c.deterministic,
+                                                 c.cpu_allocator)
+            except (DeviceUnavailable, AllocatorUnavailable) as error:
                 raise pytest.UsageError(str(error)) from None
         return self._setup
 

@@ -91,7 +91,7 @@ def _setup(config: Any, checks: list[Check]) -> Any:
     # apply_device_setup pins the thread count on CPU only.
     threads = config.threads if device == "cpu" else torch.get_num_threads()
     return DeviceSetup(device=device, threads=threads, tf32=config.tf32,
-                       deterministic=config.deterministic)
+                       deterministic=config.deterministic, cpu_allocator=config.cpu_allocator)
 
 
 def collect(config: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class DeviceSetup:
     threads: int  # torch intra-op threads (CPU timing noise depends on it)
     tf32: bool  # TF32 matmuls on Ampere+; changes numerics, so it is recorded
     deterministic: bool
+    cpu_allocator: str = "default"  # measure/cpu_allocator.py; part of the environment key
 
     @property
     def is_cuda(self) -> bool:
@@ -70,10 +71,14 @@ def resolve_device(requested: str) -> str:
     return "cpu"
 
 
-def apply_device_setup(requested: str, threads: int, tf32: bool, deterministic: bool
-                       ) -> DeviceSetup:
-    """Apply thread pinning and numerics flags process-wide; return what was applied."""
+def apply_device_setup(requested: str, threads: int, tf32: bool, deterministic: bool,
+                       cpu_allocator: str = "default") -> DeviceSetup:
+    """Apply thread pinning, numerics flags and the C allocator setting process-wide;
+    return what was applied. Raises DeviceUnavailable or AllocatorUnavailable."""
+    from pytest_vidbench.measure.cpu_allocator import apply_cpu_allocator
+
     device = resolve_device(requested)
+    apply_cpu_allocator(cpu_allocator)
     # One intra-op thread on CPU: measured here, 2 threads gave IQR/median 2.8, 1 thread 0.07.
     if device == "cpu":
         torch.set_num_threads(threads)
@@ -89,9 +94,8 @@ def apply_device_setup(requested: str, threads: int, tf32: bool, deterministic: 
         torch.backends.cudnn.deterministic = True
         # cuBLAS needs this for deterministic GEMMs; setting it is harmless on CPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    return DeviceSetup(
-        device=device, threads=torch.get_num_threads(), tf32=tf32, deterministic=deterministic
-    )
+    return DeviceSetup(device=device, threads=torch.get_num_threads(), tf32=tf32,
+                       deterministic=deterministic, cpu_allocator=cpu_allocator)
 
 
 def seed_everything(seed: int) -> None:

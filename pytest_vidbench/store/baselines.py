@@ -39,6 +39,8 @@ def baseline_environment(environment: dict[str, Any]) -> dict[str, Any]:
     kept = {k: environment.get(k) for k in keep}
     if (environment.get("workers") or 1) != 1:  # serial files keep their bytes
         kept["workers"] = environment["workers"]
+    if (environment.get("cpu_allocator") or "default") != "default":  # so do default ones
+        kept["cpu_allocator"] = environment["cpu_allocator"]
     return kept
 
 
