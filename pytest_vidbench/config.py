@@ -81,6 +81,7 @@ class Thresholds:
     latency_min_effect: float = 0.10  # a slowdown must also be at least this large
     energy_min_effect: float = 0.15  # no control workload to normalise energy by
     noise_floor: float = 0.03  # lowest run-to-run SD assumed in log space
+    drift: float = 0.0  # a model's own drift since its history (log SD; calibrate --drift)
     memory_rel_tolerance: float = 0.01  # of the history's best: scales with the model
     memory_abs_tolerance_mib: float = 16.0
     control: bool = True  # also judge latency normalised by the interleaved control workload
@@ -216,7 +217,7 @@ def parse_thresholds(table: Any, where: str) -> Thresholds:
             if values[key] < 0:
                 raise ConfigError(f"{here} must be ≥ 0, got {value!r}")
         else:
-            values[key] = fraction(value, here, 0.0, 1.0)
+            values[key] = fraction(value, here, 0.0, 1.0, low_included=key == "drift")
     return Thresholds(**values)
 
 

@@ -65,11 +65,14 @@ def finite(value: Any, where: str, what: str) -> float:
     return float(value)
 
 
-def fraction(value: Any, where: str, low: float = 0.0, high: float = 1.0) -> float:
-    expect(value, (int, float), where, f"a number in ({low}, {high})")
-    if not low < float(value) < high:
-        raise ConfigError(f"{where} must be a number in ({low}, {high}), got {value!r}")
-    return float(value)
+def fraction(value: Any, where: str, low: float = 0.0, high: float = 1.0,
+             low_included: bool = False) -> float:
+    span = f"{'[' if low_included else '('}{low}, {high})"
+    expect(value, (int, float), where, f"a number in {span}")
+    x = float(value)
+    if not ((low <= x) if low_included else (low < x)) or not x < high:
+        raise ConfigError(f"{where} must be a number in {span}, got {value!r}")
+    return x
 
 
 def check_dtype(value: Any, where: str) -> str:

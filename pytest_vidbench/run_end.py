@@ -144,7 +144,8 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
     if options.pin_anchor:
         line += f"; anchor {options.pin_anchor!r} pinned"
     if regressed:
-        line += f" (recorded on purpose although it regressed: {', '.join(regressed)})"
+        line += (f" (recorded on purpose although it regressed: {', '.join(regressed)}; "
+                 "their new history entries are flagged \"regressed\")")
     return line + _more_runs(session)
 
 

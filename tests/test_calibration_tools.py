@@ -179,5 +179,56 @@ def test_the_calibration_table_counts_the_sessions_it_was_asked_for(tmp_path, ca
     assert len(rows) == 2
     for row in rows:  # the 60-test column's bound is over the 6 sessions asked for, not 4 // 3
         rate, bound = re.fullmatch(r" (\d+\.\d)% \(≤ (\d+\.\d)%\) ", row.split("|")[4]).groups()
-        assert f"{table.upper_bound(float(rate) / 100, 6):.1%}" == f"{bound}%"
+        alarms = round(float(rate) / 100 * 6)  # the printed rate is rounded: k of 6
+        assert f"{table.upper_bound(alarms / 6, 6):.1%}" == f"{bound}%"
     assert "--sessions 4 --large 6" in out
+
+
+def _series_file(path: Path, ratios: dict[str, float]) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"results": [
+        {"model": m, "kind": "latency", "status": "ok", "value": v, "samples": [v, v, v]}
+        for m, v in ratios.items()], "run": {"control_samples": [0.5]}}))
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.2])
+def test_the_drift_fit_finds_a_models_shift_after_its_history(tmp_path, shift):
+    from pytest_vidbench.calibrate.noise import fit_drift, series_pairs
+
+    for i in range(6):  # ±0.1% process noise: the fit's chance term is negligible
+        wobble = 1 + (0.001 if i % 2 else -0.001)
+        _series_file(tmp_path / f"history-{i:02d}.json", {"a": wobble, "b": 2.0, "c": 3.0})
+        _series_file(tmp_path / "series" / f"unchanged-{i:02d}.json",
+                     {"a": wobble * (1 + shift), "b": 2.0, "c": 3.0})
+    drift = fit_drift(series_pairs([tmp_path]))
+    # a's ratio to the others moves by log(1 + shift), b's and c's by half of it
+    assert drift == pytest.approx(np.log1p(shift) * np.sqrt(0.5), abs=0.002)
+    assert fit_drift(series_pairs([tmp_path / "nothing-here"])) == 0.0
+
+
+def test_a_drift_after_the_history_raises_the_simulated_false_alarms():
+    from pytest_vidbench.calibrate.synthetic import false_alarm_rate
+
+    calm = false_alarm_rate(NoiseModel(), checks=7, history=10, sessions=30)
+    drifting = false_alarm_rate(NoiseModel(session_drift=0.2), checks=7, history=10,
+                                sessions=30)
+    assert drifting > calm + 0.2
+
+
+def test_a_labelled_calibration_block_is_replaced_and_says_its_design(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    begin, end = table.markers("fresh-pages")
+    readme.write_text(f"before\n{table.BEGIN}\nkept\n{table.END}\n{begin}\nold\n{end}\nafter\n")
+    root = Path(__file__).resolve().parents[1]
+    traces = sorted((root / "docs/traces/amd-epyc-2026-12-03").glob("history-0[1-4].json"))
+    assert table.main(["--sessions", "2", "--large", "2", "--workers", "1", "--drift",
+                       "--fresh-calls", "12", "--label", "fresh-pages", "--readme", str(readme),
+                       "--traces", *map(str, traces)]) == 0
+    text = readme.read_text()
+    assert "\nold\n" not in text and f"{table.BEGIN}\nkept\n{table.END}" in text
+    block = text.split(begin)[1].split(end)[0]
+    assert "per-model drift between a history and the runs after it 0.0%, 12 calls per " \
+           "fresh process" in block
+    assert block.endswith("--fresh-calls 12 --gate-drift 0)\n") and text.endswith(f"{end}\nafter\n")

@@ -176,3 +176,19 @@ def test_config_error_is_an_input_error() -> None:
     from pytest_vidbench.store.schema import InputError
 
     assert issubclass(ConfigError, InputError) and issubclass(ConfigError, ValueError)
+
+
+def test_the_documented_configuration_parses_with_the_defaults_it_states():
+    import tomllib
+
+    from pytest_vidbench.config import Thresholds, VidbenchConfig
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(tomllib.loads(block)["tool"]["vidbench"])
+    defaults, limits = VidbenchConfig(), Thresholds()
+    for name in ("cpu_allocator", "remeasure_runs", "remeasure_rounds", "remeasure_calls",
+                 "remeasure_references", "rounds", "calls_per_round", "warmup", "history"):
+        assert getattr(config, name) == getattr(defaults, name), name
+    for name in ("alpha", "fdr", "noise_floor", "drift", "memory_rel_tolerance"):
+        assert getattr(config.thresholds, name) == getattr(limits, name), name

@@ -97,3 +97,18 @@ def test_mann_whitney_greater_is_one_sided():
     assert stats.mann_whitney_greater([], low) == 1.0
 
 
+
+
+@given(offset=st.floats(0.0, 0.3), cv=st.floats(0.01, 0.5), drift=st.floats(0.0, 0.2),
+       calls=st.integers(1, 50), processes=st.integers(1, 20))
+def test_a_confirmation_design_gains_from_processes_and_calls_but_never_past_the_drift(
+        offset, cv, drift, calls, processes):
+    from pytest_vidbench.calibrate.design import design
+
+    here = design(offset, cv, calls, processes, drift=drift)
+    assert design(offset, cv, calls, processes + 1, drift=drift).se < here.se
+    assert design(offset, cv, calls + 1, processes, drift=drift).se < here.se
+    # the drift is shared by every process of the session: no design gets below it
+    assert here.se > drift and (drift == 0 or here.z_at_15 < math.log(1.15) / drift)
+    # an offset this size is a floor for one process, however many calls it makes
+    assert here.process_sd >= offset

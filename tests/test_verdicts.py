@@ -223,3 +223,22 @@ def test_fidelity_is_judged_against_its_floor():
     verdict = judge_quality(PSNR, {"p0/s0": 100.0, "p1/s0": PSNR.floor - 1}, {})
     assert verdict.status == "regression"
     assert verdict.limit == pytest.approx(PSNR.floor)
+
+
+def test_the_drift_threshold_widens_every_interval_and_can_only_lower_severity():
+    from dataclasses import replace
+
+    past = histories(noisy(np.random.default_rng(0)))
+
+    def statuses(drift: float) -> list[str]:
+        records = [record(i, v) for i, v in enumerate([0.25] + [0.2] * 5)]
+        context = RunContext(control_samples=[CONTROL] * 3, calls=30)
+        Judge(replace(Thresholds(), drift=drift), {}).judge(
+            records, Comparison("k", past, []), context, fresh_source({0: 1.25}))
+        return [r.verdict.status for r in records]
+
+    assert statuses(0.0)[0] == "regression"
+    # a +25% step is what a model drifting with an SD of 15% reaches by chance
+    assert statuses(0.15)[0] != "regression"
+    for drift in (0.0, 0.02, 0.05, 0.15):
+        assert all(s != "regression" for s in statuses(drift)[1:])

@@ -210,3 +210,46 @@ def test_restore_step_refuses_a_branch_name_that_is_shell(
     done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env,
                           capture_output=True, timeout=60)
     assert done.returncode != 0 and not marker.exists()
+
+
+def _pr_title_script(workflow: dict[str, Any]) -> str:
+    """The lines of the baseline-PR step that decide its title: `flagged=` to its `fi`."""
+    step = next(s for s in workflow["jobs"]["update-baselines"]["steps"]
+                if "gh pr create" in s.get("run", ""))
+    lines = [line.strip() for line in step["run"].splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("flagged="))
+    end = next(i for i in range(start, len(lines)) if lines[i] == "fi")
+    return "\n".join(["short_sha=abc", *lines[start:end + 1], 'echo "$title"'])
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("regressed", [False, True])
+def test_main_records_a_regressed_run_flagged_and_its_pull_request_says_so(
+        workflow: dict[str, Any], tmp_path: Path, regressed: bool) -> None:
+    from pytest_vidbench.records import ResultRecord, Verdict
+    from pytest_vidbench.store.baselines import BaselineStore
+
+    job = workflow["jobs"]["update-baselines"]
+    main_step = next(s for s in job["steps"] if s.get("if") == "github.ref_type != 'tag'")
+    tag_step = next(s for s in job["steps"] if s.get("if") == "github.ref_type == 'tag'")
+    assert "--vidbench-accept-regressions" in _commands(main_step["run"])[0]
+    assert "--vidbench-accept-regressions" not in _commands(tag_step["run"])[0]
+
+    def record(value: float, status: str | None = None) -> ResultRecord:
+        return ResultRecord(test_id="t", model="m", variant="fp32", metric="latency",
+                            kind="latency", unit="s", value=value, samples=[value] * 3,
+                            verdict=Verdict(status) if status else None)
+
+    _git(tmp_path, "init", "-q")
+    store = BaselineStore(tmp_path / "baselines", "cpu-x")
+    store.directory.mkdir()
+    first = store.updated(None, [record(1.0)], {}, 10, False)
+    store.write(first)
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "base")
+    store.write(store.updated(first, [record(1.3, "regression" if regressed else "unchanged")],
+                              {}, 10, False))
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", _pr_title_script(workflow)],
+                          cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60)
+    expected = "vidbench: update baselines" + (" (REGRESSED: 1 test(s))" if regressed else "")
+    assert done.stdout.strip() == expected

@@ -3,7 +3,8 @@
 False alarms (share of unchanged sessions with any `regression`) and power (share of slowed
 tests called a `regression`), and the fresh processes each kind of session cost, from a noise
 model fitted to recorded processes (calibrate/noise.py `fit`; by default the traces in
-docs/traces/), and from the same model with the calmest recorded model's per-model offset.
+docs/traces/) with the per-model drift fitted to recorded series (`fit_drift`, `--drift`),
+and from the same model with the calmest recorded model's per-model offset.
 """
 
 from __future__ import annotations
@@ -16,32 +17,36 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from pytest_vidbench.calibrate.noise import calmest_offset, fit
+from pytest_vidbench.calibrate.noise import calmest_offset, fit, fit_drift, series_pairs
 from pytest_vidbench.calibrate.scenarios import creep, step_after_speed_up
 from pytest_vidbench.calibrate.synthetic import NoiseModel, Tally, tally
+from pytest_vidbench.config import Thresholds, VidbenchConfig
 
 TRACES = "docs/traces/amd-epyc-2026-12-03/*.json"  # this machine; --traces for others
+# Histories and the unchanged runs recorded after them (calibrate.real --keep), this machine
+SERIES = ("docs/traces/amd-epyc-2026-12-03", "docs/traces/amd-epyc-2026-12-04")
 HISTORIES = (3, 10)
 CHECKS = 7  # the built-in suite's latency tests
 LARGE = 60  # the session size of the false-alarm target
 
 
-def cell(args: tuple[NoiseModel, int, int, int]) -> tuple[float, int, list[Tally | None]]:
-    model, history, sessions, large = args
+def cell(args: tuple[NoiseModel, int, int, int, Thresholds]
+         ) -> tuple[float, int, list[Tally | None]]:
+    model, history, sessions, large, t = args
     half = sessions // 2
     return model.process_sd, history, [
-        tally(model, CHECKS, history, sessions),
-        tally(model, LARGE, history, large, seed=3) if history == 10 else None,
-        tally(model, CHECKS, history, half, 1.15, 1, seed=1),
-        tally(model, CHECKS - 1, history, half, 1.15, 3, seed=2),
-        tally(model, CHECKS, history, half, 1.25, 1, seed=4),
+        tally(model, CHECKS, history, sessions, thresholds=t),
+        tally(model, LARGE, history, large, seed=3, thresholds=t) if history == 10 else None,
+        tally(model, CHECKS, history, half, 1.15, 1, seed=1, thresholds=t),
+        tally(model, CHECKS - 1, history, half, 1.15, 3, seed=2, thresholds=t),
+        tally(model, CHECKS, history, half, 1.25, 1, seed=4, thresholds=t),
     ]
 
 
-def history_cell(args: tuple[NoiseModel, int]) -> tuple[float, float, float]:
-    model, sessions = args
-    return (model.process_sd, step_after_speed_up(model, CHECKS, sessions),
-            creep(model, CHECKS, sessions))
+def history_cell(args: tuple[NoiseModel, int, Thresholds]) -> tuple[float, float, float]:
+    model, sessions, t = args
+    return (model.process_sd, step_after_speed_up(model, CHECKS, sessions, thresholds=t),
+            creep(model, CHECKS, sessions, thresholds=t))
 
 
 def upper_bound(rate: float, n: int) -> float:
@@ -58,16 +63,25 @@ BEGIN = "<!-- calibration: python -m pytest_vidbench.calibrate --readme README.m
 END = "<!-- end of calibration -->"
 
 
-def write_block(path: Path, text: str) -> None:
-    """Replace what stands between BEGIN and END in `path` (atomically)."""
+def markers(label: str | None) -> tuple[str, str]:
+    """The lines around a calibration block; `--label` names a second one."""
+    if label is None:
+        return BEGIN, END
+    return (f"<!-- calibration {label}: python -m pytest_vidbench.calibrate --label {label} "
+            "--readme README.md -->", f"<!-- end of calibration {label} -->")
+
+
+def write_block(path: Path, text: str, label: str | None = None) -> None:
+    """Replace what stands between the block's markers in `path` (atomically)."""
     from pytest_vidbench.store.atomic import write_bytes_atomic
 
+    begin, end = markers(label)
     document = path.read_text(encoding="utf-8")
-    if BEGIN not in document or END not in document:
-        raise SystemExit(f"{path}: no calibration block; add the lines\n{BEGIN}\n{END}")
-    head, rest = document.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    write_bytes_atomic(path, f"{head}{BEGIN}\n{text}\n{END}{tail}".encode())
+    if begin not in document or end not in document:
+        raise SystemExit(f"{path}: no calibration block; add the lines\n{begin}\n{end}")
+    head, rest = document.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    write_bytes_atomic(path, f"{head}{begin}\n{text}\n{end}{tail}".encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,18 +94,37 @@ def main(argv: list[str] | None = None) -> int:
                         help="also replace the calibration block of this Markdown file")
     parser.add_argument("--traces", type=Path, nargs="*", default=None,
                         help=f"results files of unchanged processes to fit (default {TRACES})")
+    parser.add_argument("--drift", type=Path, nargs="*", default=None,
+                        help="directories of `calibrate.real --keep` series (history-*.json "
+                             "and the unchanged-*.json after them) to fit the per-model drift "
+                             f"(default {' '.join(SERIES)}; none: no drift)")
+    parser.add_argument("--fresh-calls", type=int, default=None,
+                        help="timed calls of a fresh process (default remeasure_rounds × "
+                             "remeasure_calls of the default config)")
+    parser.add_argument("--gate-drift", type=float, default=0.0,
+                        help="the gate's thresholds.drift in the simulated sessions (default 0, "
+                             "the default setting)")
+    parser.add_argument("--label", default=None,
+                        help="with --readme: the block marked with this label")
     args = parser.parse_args(argv)
     started = time.monotonic()
     traces = args.traces if args.traces is not None else sorted(Path().glob(TRACES))
-    fitted = fit(traces) if traces else NoiseModel()
+    drift = fit_drift(series_pairs(args.drift if args.drift is not None
+                                   else [Path(d) for d in SERIES]))
+    defaults = VidbenchConfig()
+    calls = args.fresh_calls or defaults.remeasure_rounds * defaults.remeasure_calls
+    fitted = replace(fit(traces) if traces else NoiseModel(), session_drift=drift,
+                     fresh_samples=calls)
     calm = calmest_offset(traces) if traces else fitted.process_sd / 2
     models = (fitted, replace(fitted, process_sd=calm))
     n = args.sessions
     large = args.large if args.large is not None else n // 3
-    jobs = [(m, h, n, large) for m in models for h in HISTORIES]
+    gate = replace(Thresholds(), drift=args.gate_drift)
+    scenario_n = max(n // 3, 1)
+    jobs = [(m, h, n, large, gate) for m in models for h in HISTORIES]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(pool.map(cell, jobs))
-        scenarios = list(pool.map(history_cell, [(m, n // 3) for m in models]))
+        scenarios = list(pool.map(history_cell, [(m, scenario_n, gate) for m in models]))
     lines: list[str] = []
 
     def say(text: str) -> None:
@@ -102,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Noise model ({source}): per-call spread {fitted.cv:.1%}, heavy-tailed calls "
         f"{fitted.outliers:.0%} (up to {fitted.outlier_max:.2f}×), process factor "
         f"{fitted.drift:.1%}, slow processes {fitted.slow_probability:.0%}, per-model "
-        f"offset {fitted.process_sd:.1%} (median over models); second row of each pair: "
-        f"the calmest model's offset, {calm:.1%}.\n")
+        f"offset {fitted.process_sd:.1%} (median over models), per-model drift between a "
+        f"history and the runs after it {fitted.session_drift:.1%}, {calls} calls per fresh "
+        f"process; second row of each pair: the calmest model's offset, {calm:.1%}. The gate: "
+        f"default thresholds, drift = {args.gate_drift:g}.\n")
     say(f"Synthetic sessions through the real Judge and its fresh-process confirmation: "
           f"{n} unchanged sessions of {CHECKS} latency tests ({large} of {LARGE}), "
           f"{n // 2} slowed ones per power cell. Power in % (fresh processes per session).\n")
@@ -118,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"{fa.rate:.1%} (≤ {upper_bound(fa.rate, n):.1%}; {fa.fresh_per_session:.1f})",
                  wide, *(f"{t.rate:.0%} ({t.fresh_per_session:.1f})" for t in (p15, p3, p25))]
         say("| " + " | ".join(cells) + " |")
-    say(f"\nHistory scenarios ({n // 3} sessions each, calibrate/scenarios.py), through the "
+    say(f"\nHistory scenarios ({scenario_n} sessions each, calibrate/scenarios.py), through the "
           "store's updates:\n")
     say("| per-process offset SD | +15% five runs after a −20% speed-up, caught "
           "| +4% per merge after a pinned anchor, flagged within 4 merges |")
@@ -126,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     for sd, step, crept in scenarios:
         say(f"| {sd:.1%} | {step:.0%} | {crept:.0%} |")
     say(f"\n({time.monotonic() - started:.0f} s on {os.cpu_count()} cores, "
-        f"--sessions {n} --large {large})")
+        f"--sessions {n} --large {large} --fresh-calls {calls} --gate-drift {args.gate_drift:g})")
     if args.readme:
-        write_block(args.readme, "\n".join(lines))
+        write_block(args.readme, "\n".join(lines), args.label)
     return 0
 
 

@@ -16,8 +16,10 @@ import argparse
 import json
 import math
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
+from pytest_vidbench.calibrate.design import table as design_table
 from pytest_vidbench.calibrate.synthetic import NoiseModel
 
 TAIL = 1.2  # a call this much slower than its run's median counts as a heavy-tail one
@@ -46,12 +48,20 @@ def load(paths: list[Path]) -> list[tuple[dict[str, float], float | None]]:
     return runs_of(documents(paths))
 
 
+def _ratios(runs: list[tuple[dict[str, float], float | None]], models: list[str]
+            ) -> dict[str, list[float]]:
+    """Per model, its log time less the mean of the others' in each process."""
+    return {m: [v[m] - statistics.mean(v[j] for j in models if j != m) for v, _ in runs]
+            for m in models}
+
+
 def components(runs: list[tuple[dict[str, float], float | None]]) -> dict[str, dict[str, float]]:
     models = sorted(set.intersection(*(set(r[0]) for r in runs)))
     out: dict[str, dict[str, float]] = {}
+    ratios = _ratios(runs, models)
     for m in models:
-        peers = [v[m] - statistics.mean(v[j] for j in models if j != m) for v, _ in runs]
-        row = {"raw": statistics.stdev(v[m] for v, _ in runs), "peers": statistics.stdev(peers)}
+        row = {"raw": statistics.stdev(v[m] for v, _ in runs),
+               "peers": statistics.stdev(ratios[m])}
         # The offsets are not independent per model: models that share kernels move
         # together, so the ratio to the closest one can be far tighter than to the mean.
         if len(models) > 2:
@@ -103,6 +113,35 @@ def fit_documents(docs: list[dict]) -> NoiseModel:
                                       if r["kind"] == "latency" and r.get("samples"))))
 
 
+def fit_drift(pairs: list[tuple[list[Path], list[Path]]]) -> float:
+    """The per-model drift between a history and the unchanged runs recorded after it: the
+    SD of the shift of each model's ratio to the others, less what the processes' own
+    offsets explain (method of moments: E[d²] = δ² + s²(1/n₁ + 1/n₂), s² pooled within
+    the two groups; the two-sample variance of Welch 1938 with a random effect δ added).
+    Pooled over every model of every pair; 0 when the shifts are no larger than chance."""
+    excess: list[float] = []
+    for before_paths, after_paths in pairs:
+        before, after = load(before_paths), load(after_paths)
+        if len(before) < 2 or len(after) < 2:
+            continue
+        models = sorted(set.intersection(*(set(r[0]) for r in before + after)))
+        if len(models) < 3:
+            continue
+        a, b = _ratios(before, models), _ratios(after, models)
+        for m in models:
+            pooled = ((len(a[m]) - 1) * statistics.variance(a[m]) + (len(b[m]) - 1)
+                      * statistics.variance(b[m])) / (len(a[m]) + len(b[m]) - 2)
+            shift = statistics.mean(b[m]) - statistics.mean(a[m])
+            excess.append(shift**2 - pooled * (1 / len(a[m]) + 1 / len(b[m])))
+    return math.sqrt(max(statistics.fmean(excess), 0.0)) if excess else 0.0
+
+
+def series_pairs(directories: list[Path]) -> list[tuple[list[Path], list[Path]]]:
+    """(history, unchanged runs) per directory that `calibrate.real --keep` wrote."""
+    return [(sorted(d.glob("history-*.json")), sorted(d.rglob("unchanged-*.json")))
+            for d in directories]
+
+
 def calmest_offset(paths: list[Path]) -> float:
     """The smallest per-model offset among the recorded models, in whichever normalised
     view is calmer for it (÷ the others, corrected as `fit` does; or ÷ the control): the
@@ -115,6 +154,9 @@ def calmest_offset(paths: list[Path]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--drift", type=Path, nargs="*", default=[],
+                        help="directories of `calibrate.real --keep` series: also fit the "
+                             "per-model drift between a history and the runs after it")
     args = parser.parse_args(argv)
     docs = documents(args.results)
     runs = runs_of(docs)
@@ -129,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     median = statistics.median(r["peers"] for r in table.values())
     process = statistics.stdev(statistics.mean(v.values()) for v, _ in runs)
     print(f"\nmedian ÷ other models: {median:.1%}; process factor SD: {process:.1%}")
-    print(f"\nfitted noise model: {fit_documents(docs)}")
+    model = replace(fit_documents(docs), session_drift=fit_drift(series_pairs(args.drift)))
+    print(f"\nfitted noise model: {model}")
+    print("\nConfirmation designs (calibrate/design.py), for the median model:\n")
+    print(design_table(model.process_sd, model.cv, model.session_drift))
     return 0
 
 

@@ -32,8 +32,10 @@ ENV = {"git_commit": "0" * 12}
 class Scenario:
     """One simulated project: its baseline file, evolving run by run."""
 
-    def __init__(self, rng: np.random.Generator, model: NoiseModel, checks: int) -> None:
+    def __init__(self, rng: np.random.Generator, model: NoiseModel, checks: int,
+                 thresholds: Thresholds | None = None) -> None:
         self.rng, self.model = rng, model
+        self.thresholds = thresholds or Thresholds()
         self.bases = rng.uniform(0.05, 0.5, size=checks)
         self.store = BaselineStore(Path("simulated"), "sim")
         self.baseline: BaselineFile | None = None
@@ -51,19 +53,20 @@ class Scenario:
         """(model 0's status, whether any other model was called a regression)."""
         run = simulate_run(self.rng, self.model, self.bases, factors)
         records = run_records(run)
-        Judge(Thresholds(), {}).judge(records, Comparison("sim", histories(self.baseline), []),
+        Judge(self.thresholds, {}).judge(records, Comparison("sim", histories(self.baseline), []),
                                       RunContext(run.control.tolist(), self.model.samples),
                                       fresh_processes(self.rng, self.model, self.bases, factors))
         statuses = [r.verdict.status if r.verdict else "" for r in records]
         return statuses[0], "regression" in statuses[1:]
 
 
-def step_after_speed_up(model: NoiseModel, checks: int, sessions: int, seed: int = 0) -> float:
+def step_after_speed_up(model: NoiseModel, checks: int, sessions: int, seed: int = 0,
+                        thresholds: Thresholds | None = None) -> float:
     """Share of sessions where +15% five runs after a −20% speed-up is a regression."""
     rng = np.random.default_rng(seed)
     caught = 0
     for _ in range(sessions):
-        s = Scenario(rng, model, checks)
+        s = Scenario(rng, model, checks, thresholds)
         for r in range(10):
             factors = np.ones(checks)
             factors[0] = 0.8 if r >= 5 else 1.0
@@ -75,12 +78,12 @@ def step_after_speed_up(model: NoiseModel, checks: int, sessions: int, seed: int
 
 
 def creep(model: NoiseModel, checks: int, sessions: int, per_merge: float = 1.04,
-          within: int = 4, seed: int = 0) -> float:
+          within: int = 4, seed: int = 0, thresholds: Thresholds | None = None) -> float:
     """Share of sessions where creep of `per_merge` is a regression within `within` merges."""
     rng = np.random.default_rng(seed)
     caught = 0
     for _ in range(sessions):
-        s = Scenario(rng, model, checks)
+        s = Scenario(rng, model, checks, thresholds)
         for r in range(10):
             s.record(np.ones(checks), pin="v1" if r == 9 else None)
         for merge in range(1, within + 1):

@@ -4,7 +4,11 @@ A run is one process. Each run has a machine factor shared by all its workloads,
 included (lognormal drift, and with probability `slow_probability` a process that is
 `slow_factor` slower), and, the largest term, its own offset for each workload,
 `process_sd`: the SD of a model's ratio to its peers across processes, measured on this
-machine by `python -m pytest_vidbench.calibrate.noise` (docs/noise.md). Samples inside a
+machine by `python -m pytest_vidbench.calibrate.noise` (docs/noise.md). Between the
+history and the session judged against it, each workload also drifts by its own
+`session_drift` (calibrate/noise.py `fit_drift`: a history against the unchanged runs
+recorded after it), which the session's run and its fresh processes share (the history
+scenarios of scenarios.py leave it out: their runs are one merge apart). Samples inside a
 run are lognormal with coefficient of variation `cv`, `outliers` of them heavy-tailed.
 The sessions go through the real `Judge` and its fresh-process confirmation.
 """
@@ -32,6 +36,8 @@ class NoiseModel:
     slow_probability: float = 1 / 6
     slow_factor: float = 1.46
     process_sd: float = 0.07  # each workload's own offset in each process (log SD)
+    session_drift: float = 0.0  # each workload's own shift between its history and the
+    # runs judged against it (log SD): slow drift of the machine, not of one process
     samples: int = 30  # timed calls per run: the default 10 rounds × 3 calls
     fresh_samples: int = 6  # a fresh process: 3 rounds × 2 calls
     control_samples: int = 20  # 2 control calls per round
@@ -114,9 +120,10 @@ def simulate_session(rng: np.random.Generator, model: NoiseModel, checks: int, h
     """One CI run of `checks` latency tests against `history` earlier runs."""
     bases = rng.uniform(0.05, 0.5, size=checks)
     runs = [simulate_run(rng, model, bases) for _ in range(history)]
-    factors = np.ones(checks)
+    factors = np.exp(rng.normal(0, model.session_drift, size=checks)) \
+        if model.session_drift > 0 else np.ones(checks)
     for index, factor in (slowdown or {}).items():
-        factors[index] = factor
+        factors[index] *= factor
     current = simulate_run(rng, model, bases, factors)
     records = run_records(current)
     context = RunContext(current.control.tolist(), model.samples)
@@ -156,14 +163,14 @@ class Tally:
 
 
 def tally(model: NoiseModel, checks: int, history: int, sessions: int, factor: float = 1.0,
-          regressed: int = 0, seed: int = 0) -> Tally:
+          regressed: int = 0, seed: int = 0, thresholds: Thresholds | None = None) -> Tally:
     """False alarms (regressed=0) or power (regressed ≥ 1 tests slowed by `factor`), with
-    the fresh processes the sessions cost."""
+    the fresh processes the sessions cost, judged with `thresholds` (default: the defaults)."""
     rng = np.random.default_rng(seed)
     slow = dict.fromkeys(range(regressed), factor)
     hits = fresh = 0
     for _ in range(sessions):
-        out = simulate_session(rng, model, checks, history, slow)
+        out = simulate_session(rng, model, checks, history, slow, thresholds)
         hits += len(set(slow) & out.regressions) if slow else bool(out.regressions)
         fresh += out.fresh_processes
     return Tally(hits / (sessions * max(regressed, 1)), fresh / sessions)

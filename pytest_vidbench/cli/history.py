@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COLUMNS = ("environment_key", "key", "model", "variant", "metric", "kind", "unit", "direction",
-           "run", "date", "commit", "value", "normalized")
+           "run", "date", "commit", "value", "normalized", "regressed")
 PARQUET_HINT = "pip install 'pytest-vidbench[dev]' (or pip install pyarrow)"
 
 
@@ -42,6 +42,7 @@ def history_rows(baselines: list[BaselineFile]) -> list[dict[str, Any]]:
                     "kind": test.kind, "unit": test.unit, "direction": test.direction,
                     "run": run, "date": summary.date, "commit": summary.commit,
                     "value": summary.value, "normalized": summary.normalized,
+                    "regressed": summary.regressed,
                 })
     return rows
 

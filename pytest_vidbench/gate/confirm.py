@@ -51,6 +51,7 @@ class Policy:
     references: int = 3  # reference models re-measured beside the suspects
     fail_closed: bool = True
     noise_floor: float = 0.03
+    drift: float = 0.0  # per-model drift between the history and this run (log SD)
     futility_z: float = 1.645  # one-sided 95% upper bound: stops a null suspect after 1-2 processes
     final_share: float = 0.75  # α share of the last look; the rest is split over looks 2..K−1
 
@@ -147,7 +148,7 @@ def fresh_evidence(c: Candidate, runs: Sequence[FreshRun], refs: Sequence[str],
                 0.0)
     fit = c.fits[view]
     return assess(series, values, view, fit.prior, policy.noise_floor, fit.noise, fit.tau2,
-                  extra)
+                  extra, policy.drift)
 
 
 def futile(e: Evidence, min_effect: float, z: float) -> bool:

@@ -80,7 +80,8 @@ def stage1(tests: Sequence[TimingInput], histories: dict[str, TestHistory],
         noise = change_point_noise(list(series.values()), policy.noise_floor)
         prior = fit_prior(list(series.values()), noise)
         first = {k: e for k, s in series.items()
-                 if (e := assess(s, [s.current], view, prior, policy.noise_floor, noise))}
+                 if (e := assess(s, [s.current], view, prior, policy.noise_floor, noise,
+                                 drift=policy.drift))}
         # τ² from the tests the screen does not suspect: a regression shared by several
         # models is heterogeneity too, and must not widen the intervals that should catch it.
         calm = [e for k, e in first.items()
@@ -88,7 +89,8 @@ def stage1(tests: Sequence[TimingInput], histories: dict[str, TestHistory],
         tau2 = heterogeneity(calm)
         fits[view] = ViewFit(prior, noise, tau2)
         for k, s in series.items():
-            e = assess(s, [s.current], view, prior, policy.noise_floor, noise, tau2)
+            e = assess(s, [s.current], view, prior, policy.noise_floor, noise, tau2,
+                       drift=policy.drift)
             if e is not None:
                 evidence[k][view] = e
     out = Stage1([], {}, {}, fits)

@@ -23,6 +23,9 @@ class PastRun:
     date: str  # shared by every test of that run
     commit: str | None = None
     control: float | None = None  # that run's control workload median, seconds
+    # Recorded on purpose although it regressed: judged like any run (the change points
+    # re-base on it once it is a level), shown flagged in the reports.
+    regressed: bool = False
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class Comparison:
 def policy_of(t: Thresholds, processes: int = 6, references: int = 3) -> Policy:
     return Policy(alpha=t.alpha, fdr=t.fdr, screen_p=t.screen_p, max_processes=processes,
                   references=references, fail_closed=t.fail_unconfirmed,
-                  noise_floor=t.noise_floor)
+                  noise_floor=t.noise_floor, drift=t.drift)
 
 
 def control_deviation(context: RunContext, histories: dict[str, TestHistory]) -> float | None:
@@ -68,6 +68,7 @@ def history_extra(test: TestHistory) -> dict:
         "history_values": [r.value for r in test.runs],
         "history_commits": [r.commit for r in test.runs],
         "history_dates": [r.date for r in test.runs],
+        "history_regressed": [i for i, r in enumerate(test.runs) if r.regressed],
         "baseline_samples": list(test.samples),
         "baseline_stages": dict(test.stages),
         "baseline_commit": test.newest.commit if test.newest else None,

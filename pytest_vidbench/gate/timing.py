@@ -77,12 +77,17 @@ def fit_prior(series: Sequence[Series], noise: float) -> Prior:
 
 
 def assess(series: Series, runs: Sequence[float], view: str, prior: Prior, floor: float,
-           noise: float, tau2: float = 0.0, extra_var: float = 0.0) -> Evidence | None:
+           noise: float, tau2: float = 0.0, extra_var: float = 0.0, drift: float = 0.0
+           ) -> Evidence | None:
     """Evidence that `runs` (log process summaries in this view) sit above the history.
 
     `extra_var` is what each of these runs adds over a history run (fewer calls in a fresh
     process); `tau2` is this run's heterogeneity, a per-test offset that more processes of
-    the same session do not average away (so it is not divided by k).
+    the same session do not average away (so it is not divided by k); `drift` is the SD of
+    each model's own drift between its history and this session (thresholds.drift, fitted
+    by `python -m pytest_vidbench.calibrate`), which neither more processes nor a longer
+    history average away: one more variance component, a random effect of the session
+    (the one-way random-effects model; Searle, Casella & McCulloch 1992, ch. 3).
     """
     start, seg = segment(series.history, noise)
     n, k = len(seg), len(runs)
@@ -91,7 +96,7 @@ def assess(series: Series, runs: Sequence[float], view: str, prior: Prior, floor
     s2, d = stats.sample_variance(seg)
     var, df = stats.moderated_variance(s2, d, prior.s0_2, prior.d0)
     var = max(var, floor**2)
-    se = math.sqrt((var + extra_var) / k + var / n + tau2)
+    se = math.sqrt((var + extra_var) / k + var / n + tau2 + drift**2)
     centre = sum(seg) / n
     delta = sum(runs) / k - centre
     return Evidence(view, delta, se, df, stats.t_upper_p(delta / se, df),

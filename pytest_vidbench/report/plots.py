@@ -116,6 +116,13 @@ def distribution_and_trend(row: Row) -> str | None:
         _segments(right, extra, len(history))
         right.plot(xs, np.asarray(history) / divisor, marker="o", markersize=3,
                    color=BASELINE_COLOR, linewidth=1)
+        flagged = [int(i) for i in extra.get("history_regressed") or []
+                   if isinstance(i, int) and 0 <= i < len(history)]
+        if flagged:  # runs recorded although they regressed (--vidbench-accept-regressions)
+            right.scatter(xs[flagged], np.asarray(history)[flagged] / divisor, s=48,
+                          facecolors="none", edgecolors="#cf222e", linewidths=1.2, zorder=4,
+                          label="recorded although it regressed")
+            right.legend(loc="lower left", fontsize=7, frameon=False)
         if value is not None:
             right.scatter([len(history) + 1], [value / divisor], s=36, color=color, zorder=4)
         right.set_xlabel("run, oldest to newest (last: this run)")

@@ -47,6 +47,7 @@ class RunSummary:
     commit: str | None = None
     normalized: float | None = None  # latency ÷ the run's control workload time
     n: int = 0  # samples behind the value
+    regressed: bool = False  # recorded with --vidbench-accept-regressions although it regressed
 
 
 @dataclass
@@ -69,6 +70,9 @@ class BaselineEntry:
         data = asdict(self)
         if not self.anchor:  # files without an anchor keep their old shape
             del data["anchor"], data["anchor_label"]
+        for run in (*data["history"], *data.get("anchor", ())):
+            if not run["regressed"]:  # the flag is written only where it is set: old
+                del run["regressed"]  # files keep their bytes
         return data
 
     @property
@@ -106,7 +110,7 @@ def _parse_summary(data: Any, path: Path, where: str, kind: str) -> RunSummary:
         data.get("date"), str
     ):
         raise fail(path, f"{where} needs a numeric `value` and a `date`")
-    unknown = set(data) - {"value", "date", "commit", "normalized", "peers", "n"}
+    unknown = set(data) - {"value", "date", "commit", "normalized", "peers", "n", "regressed"}
     if unknown:
         raise fail(path, f"{where} has unknown keys {sorted(unknown)}")
     normalized = data.get("normalized")
@@ -122,9 +126,12 @@ def _parse_summary(data: Any, path: Path, where: str, kind: str) -> RunSummary:
         raise fail(path, f"{where}.peers must be a number > 0")
     if not in_range(data["value"], kind):
         raise fail(path, f"{where}.value: a {kind} value must be {range_text(kind)}")
+    regressed = data.get("regressed", False)
+    if not isinstance(regressed, bool):
+        raise fail(path, f"{where}.regressed must be true or false")
     return RunSummary(value=float(data["value"]), date=data["date"], commit=commit,
                       normalized=None if normalized is None else float(normalized),
-                      n=n)
+                      n=n, regressed=regressed)
 
 
 def _parse_test(key: str, data: Any, path: Path) -> BaselineEntry:

@@ -106,6 +106,8 @@ class BaselineStore:
                 value=float(record.value), date=date, commit=commit[:12] if commit else None,
                 normalized=float(record.value) / centre
                 if centre and record.kind == "latency" else None, n=len(record.samples),
+                # only an update with --vidbench-accept-regressions gets this far with one
+                regressed=record.verdict is not None and record.verdict.status == "regression",
             )
             same = old is not None and old.kind == record.kind
             history = (old.history if same else []) + [summary]

@@ -8,7 +8,8 @@ from pytest_vidbench.store.baselines import BaselineFile, RunSummary
 
 def _runs(summaries: list[RunSummary]) -> tuple[PastRun, ...]:
     return tuple(PastRun(value=h.value, date=h.date, commit=h.commit,
-                         control=h.value / h.normalized if h.normalized else None)
+                         control=h.value / h.normalized if h.normalized else None,
+                         regressed=h.regressed)
                  for h in summaries)
 
 
