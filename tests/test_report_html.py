@@ -160,3 +160,19 @@ def test_the_history_plot_marks_change_points_and_the_segment_judged_against():
     empty = Figure().subplots()
     _segments(empty, {"change_points": ["x", 99], "segment_start": None}, 10)
     assert not empty.lines and not empty.patches
+
+
+def test_the_history_plot_rings_the_runs_recorded_although_they_regressed():
+    from matplotlib.figure import Figure
+
+    from pytest_vidbench.report.plots import _flagged
+
+    ax = Figure().subplots()
+    history = np.array([1.0, 1.0, 1.3, 1.3])
+    _flagged(ax, {"history_regressed": [2, 2, 9, "x", True]}, history)
+    (rings,) = ax.collections
+    assert rings.get_offsets().tolist() == [[3.0, 1.3]]  # run 3 (1-based), once
+    assert ax.get_legend().get_texts()[0].get_text() == "recorded although it regressed"
+    empty = Figure().subplots()
+    _flagged(empty, {}, history)
+    assert not empty.collections and empty.get_legend() is None

@@ -116,13 +116,7 @@ def distribution_and_trend(row: Row) -> str | None:
         _segments(right, extra, len(history))
         right.plot(xs, np.asarray(history) / divisor, marker="o", markersize=3,
                    color=BASELINE_COLOR, linewidth=1)
-        flagged = [int(i) for i in extra.get("history_regressed") or []
-                   if isinstance(i, int) and 0 <= i < len(history)]
-        if flagged:  # runs recorded although they regressed (--vidbench-accept-regressions)
-            right.scatter(xs[flagged], np.asarray(history)[flagged] / divisor, s=48,
-                          facecolors="none", edgecolors="#cf222e", linewidths=1.2, zorder=4,
-                          label="recorded although it regressed")
-            right.legend(loc="lower left", fontsize=7, frameon=False)
+        _flagged(right, extra, np.asarray(history) / divisor)
         if value is not None:
             right.scatter([len(history) + 1], [value / divisor], s=36, color=color, zorder=4)
         right.set_xlabel("run, oldest to newest (last: this run)")
@@ -133,6 +127,17 @@ def distribution_and_trend(row: Row) -> str | None:
         right.set_axis_off()
     right.set_title("history")
     return to_data_uri(fig)
+
+
+def _flagged(ax: Any, extra: dict[str, Any], history: np.ndarray) -> None:
+    """Runs recorded although they regressed (--vidbench-accept-regressions): red rings."""
+    flagged = sorted({i for i in extra.get("history_regressed") or []
+                      if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(history)})
+    if flagged:
+        ax.scatter(np.asarray(flagged) + 1, history[flagged], s=48, facecolors="none",
+                   edgecolors="#cf222e", linewidths=1.2, zorder=4,
+                   label="recorded although it regressed")
+        ax.legend(loc="lower left", fontsize=7, frameon=False)
 
 
 def _segments(ax: Any, extra: dict[str, Any], n: int) -> None:
