@@ -131,7 +131,7 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
             reference_config=ReferenceConfig(max_side=c.reference_max_side,
                                              max_frames=c.reference_max_frames),
             rebless=options.rebless, control=session.context.control_samples,
-            pin=options.pin_anchor)
+            pin=options.pin_anchor, flag_regressions=bool(regressed))
     except InputError as error:
         session.failed_update = True
         return f"baselines NOT updated: {error}"

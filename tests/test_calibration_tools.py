@@ -203,8 +203,9 @@ def test_the_drift_fit_finds_a_models_shift_after_its_history(tmp_path, shift):
         _series_file(tmp_path / "series" / f"unchanged-{i:02d}.json",
                      {"a": wobble * (1 + shift), "b": 2.0, "c": 3.0})
     drift = fit_drift(series_pairs([tmp_path]))
-    # a's ratio to the others moves by log(1 + shift), b's and c's by half of it
-    assert drift == pytest.approx(np.log1p(shift) * np.sqrt(0.5), abs=0.002)
+    # a's ratio to the others moves by log(1 + shift), b's and c's by half of it: mean
+    # square s²/2, less the others' share (× 2/3): one model of three drifted by s
+    assert drift == pytest.approx(np.log1p(shift) / np.sqrt(3), abs=0.002)
     assert fit_drift(series_pairs([tmp_path / "nothing-here"])) == 0.0
 
 

@@ -97,8 +97,6 @@ def test_mann_whitney_greater_is_one_sided():
     assert stats.mann_whitney_greater([], low) == 1.0
 
 
-
-
 @given(offset=st.floats(0.0, 0.3), cv=st.floats(0.01, 0.5), drift=st.floats(0.0, 0.2),
        calls=st.integers(1, 50), processes=st.integers(1, 20))
 def test_a_confirmation_design_gains_from_processes_and_calls_but_never_past_the_drift(

@@ -109,10 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     traces = args.traces if args.traces is not None else sorted(Path().glob(TRACES))
-    drift = fit_drift(series_pairs(args.drift if args.drift is not None
-                                   else [Path(d) for d in SERIES]))
+    # Another machine's traces get no drift of this one's unless asked for.
+    series = args.drift if args.drift is not None else \
+        ([] if args.traces is not None else [Path(d) for d in SERIES])
+    pairs = [p for p in series_pairs(series) if p[0] and p[1]]
+    if series and not pairs:
+        print(f"note: no history-*.json and unchanged-*.json in {', '.join(map(str, series))}: "
+              "no drift", flush=True)
+    drift = fit_drift(pairs)
     defaults = VidbenchConfig()
-    calls = args.fresh_calls or defaults.remeasure_rounds * defaults.remeasure_calls
+    calls = args.fresh_calls if args.fresh_calls is not None else \
+        defaults.remeasure_rounds * defaults.remeasure_calls
+    if calls < 1:
+        parser.error("--fresh-calls must be at least 1")
     fitted = replace(fit(traces) if traces else NoiseModel(), session_drift=drift,
                      fresh_samples=calls)
     calm = calmest_offset(traces) if traces else fitted.process_sd / 2

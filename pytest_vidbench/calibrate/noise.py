@@ -116,9 +116,10 @@ def fit_documents(docs: list[dict]) -> NoiseModel:
 def fit_drift(pairs: list[tuple[list[Path], list[Path]]]) -> float:
     """The per-model drift between a history and the unchanged runs recorded after it: the
     SD of the shift of each model's ratio to the others, less what the processes' own
-    offsets explain (method of moments: E[d²] = δ² + s²(1/n₁ + 1/n₂), s² pooled within
-    the two groups; the two-sample variance of Welch 1938 with a random effect δ added).
-    Pooled over every model of every pair; 0 when the shifts are no larger than chance."""
+    offsets explain (method of moments: E[d²] = δ²·M/(M−1) + s²(1/n₁ + 1/n₂), s² pooled
+    within the two groups, M models: a ratio to the mean of the others also moves with
+    their drifts, the correction `fit_documents` makes for the offset). Pooled over every
+    model of every pair; 0 when the shifts are no larger than chance."""
     excess: list[float] = []
     for before_paths, after_paths in pairs:
         before, after = load(before_paths), load(after_paths)
@@ -132,7 +133,8 @@ def fit_drift(pairs: list[tuple[list[Path], list[Path]]]) -> float:
             pooled = ((len(a[m]) - 1) * statistics.variance(a[m]) + (len(b[m]) - 1)
                       * statistics.variance(b[m])) / (len(a[m]) + len(b[m]) - 2)
             shift = statistics.mean(b[m]) - statistics.mean(a[m])
-            excess.append(shift**2 - pooled * (1 / len(a[m]) + 1 / len(b[m])))
+            chance = pooled * (1 / len(a[m]) + 1 / len(b[m]))
+            excess.append((shift**2 - chance) * (len(models) - 1) / len(models))
     return math.sqrt(max(statistics.fmean(excess), 0.0)) if excess else 0.0
 
 

@@ -36,8 +36,7 @@ class NoiseModel:
     slow_probability: float = 1 / 6
     slow_factor: float = 1.46
     process_sd: float = 0.07  # each workload's own offset in each process (log SD)
-    session_drift: float = 0.0  # each workload's own shift between its history and the
-    # runs judged against it (log SD): slow drift of the machine, not of one process
+    session_drift: float = 0.0  # each workload's own shift since its history (log SD)
     samples: int = 30  # timed calls per run: the default 10 rounds × 3 calls
     fresh_samples: int = 6  # a fresh process: 3 rounds × 2 calls
     control_samples: int = 20  # 2 control calls per round

@@ -18,7 +18,7 @@ from pytest_vidbench.store.baselines import BaselineFile, BaselineStore, parse_b
 from pytest_vidbench.store.results import load_results
 from pytest_vidbench.store.schema import InputError, parse_json, read_text
 
-KEY_FIELDS = ("device_kind", "device_name", "torch")  # what environment_key() reads
+KEY_FIELDS = ("device_kind", "device_name", "torch")  # what environment_key() needs
 
 
 @dataclass

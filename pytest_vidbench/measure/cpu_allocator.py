@@ -32,7 +32,7 @@ def _mallopt() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else ctypes.CDLL(None)
-    except OSError:
+    except (OSError, TypeError):  # no C library to load (TypeError: Windows' CDLL(None))
         return None
     return getattr(libc, "mallopt", None)
 

@@ -90,9 +90,12 @@ class BaselineStore:
         date: str | None = None,
         control: Sequence[float] = (),
         pin: str | None = None,
+        flag_regressions: bool = False,
     ) -> BaselineFile:
         """The file after appending this run's ok records (pure: nothing is written).
-        `pin`: also pin each updated history as the test's anchor, under that label."""
+        `pin`: also pin each updated history as the test's anchor, under that label;
+        `flag_regressions`: mark the entries of records whose verdict is a regression (a
+        run recorded with --vidbench-accept-regressions)."""
         base = current or BaselineFile(self.path, self.environment_key, {}, {})
         tests = dict(base.tests)
         commit = environment.get("git_commit")
@@ -106,8 +109,8 @@ class BaselineStore:
                 value=float(record.value), date=date, commit=commit[:12] if commit else None,
                 normalized=float(record.value) / centre
                 if centre and record.kind == "latency" else None, n=len(record.samples),
-                # only an update with --vidbench-accept-regressions gets this far with one
-                regressed=record.verdict is not None and record.verdict.status == "regression",
+                regressed=flag_regressions and record.verdict is not None
+                and record.verdict.status == "regression",
             )
             same = old is not None and old.kind == record.kind
             history = (old.history if same else []) + [summary]

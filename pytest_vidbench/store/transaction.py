@@ -146,12 +146,14 @@ def update_baselines(
     date: str | None = None,
     control: Sequence[float] = (),
     pin: str | None = None,
+    flag_regressions: bool = False,
 ) -> UpdateOutcome:
     """Append this run's ok records (and store its reference clips) under the lock.
 
     `references` maps (model, variant) to {label: full clip}; existing clips are kept
     (pinned) unless `rebless`; `control` holds the run's control workload samples; `pin`
-    labels the updated histories as the anchor creep is judged against.
+    labels the updated histories as the anchor creep is judged against; `flag_regressions`
+    marks the entries of regressed records (--vidbench-accept-regressions).
     Raises InputError, with nothing written, on duplicate
     record keys or reference file names shared by two (model, variant) pairs.
     """
@@ -161,7 +163,7 @@ def update_baselines(
     with locked(store.directory):
         current = store.load()  # again, under the lock: another run may have appended
         baseline = store.updated(current, records, environment, history_limit, prune, date,
-                                 control, pin)
+                                 control, pin, flag_regressions)
         index = dict(current.references) if current else {}
         outcome = UpdateOutcome(baseline)
         _store_clips(store.frames_dir, index, references, reference_config, rebless, outcome)
