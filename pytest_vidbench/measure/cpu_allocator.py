@@ -5,11 +5,12 @@ model's activations land in heap chunks that the process's earlier allocations l
 so each process gives each model its own speed: the per-model, per-process offset that
 bounds the gate's power on CPU (docs/noise.md point 7). "fresh-pages" sets glibc's mmap
 threshold to 128 KiB (mallopt(3), M_MMAP_THRESHOLD), so every allocation that large gets
-freshly mapped pages, the same in every process. Measured with
-`python -m pytest_vidbench.calibrate.allocator` (traces in docs/traces/allocator-2026-12-04):
-the median offset 5.7% → 4.0%, the RMS over models 8.2% → 4.1%, at +74% run time, since
-the page faults are timed with the model. It changes what is timed, so it is part of the
-environment key: baselines recorded with one setting are never compared with the other.
+freshly mapped pages, the same in every process. docs/noise.md point 7 measures the effect
+with the threshold set at process start (`calibrate.allocator`); this module sets it when
+the run sets up its device, after the imports, which is what the README's fresh-pages
+series measures. The page faults are timed with the model, so runs take longer, and it
+changes what is timed: it is part of the environment key, and baselines recorded with one
+setting are never compared with the other.
 
 CUDA tensors come from PyTorch's caching allocator, which this does not touch.
 """
