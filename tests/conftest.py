@@ -2,15 +2,20 @@
 
 pytester's in-process runs drop every module first imported inside a run; torch (and the
 libraries that register operators with it) cannot be imported a second time in one process:
-it crashes. The plugin imports them lazily, so the tests import them up front.
+it crashes. The plugin imports them lazily, so the tests import them up front. transformers'
+submodules load lazily too: a CLIP image processor first imported inside a run comes back
+as a second class, which its processor then refuses (seen under xdist's test order).
 """
+
+import contextlib
 
 import cv2  # noqa: F401
 import diffusers  # noqa: F401
 import scipy.stats  # noqa: F401
 import torch  # noqa: F401
 import torchmetrics.functional.image  # noqa: F401
-import transformers  # noqa: F401
+import transformers.image_processing_utils
+import transformers.models.clip.processing_clip
 
 import pytest_vidbench.gate.judge
 import pytest_vidbench.measure.campaign
@@ -20,3 +25,6 @@ import pytest_vidbench.report.html
 import pytest_vidbench.report.markdown
 import pytest_vidbench.report.outputs
 import pytest_vidbench.report.terminal  # noqa: F401
+
+with contextlib.suppress(ImportError):  # transformers ≥ 5: the PIL backend's own module
+    import transformers.models.clip.image_processing_pil_clip  # noqa: F401
