@@ -4,7 +4,8 @@ pytester's in-process runs drop every module first imported inside a run; torch 
 libraries that register operators with it) cannot be imported a second time in one process:
 it crashes. The plugin imports them lazily, so the tests import them up front. transformers'
 submodules load lazily too: a CLIP image processor first imported inside a run comes back
-as a second class, which its processor then refuses (seen under xdist's test order).
+as a second class, which its processor then refuses (seen under xdist's test order), and
+diffusers' classes likewise.
 """
 
 import contextlib
@@ -28,3 +29,30 @@ import pytest_vidbench.report.terminal  # noqa: F401
 
 with contextlib.suppress(ImportError):  # transformers ≥ 5: the PIL backend's own module
     import transformers.models.clip.image_processing_pil_clip  # noqa: F401
+
+# The built-in families' classes (models/families/), which diffusers also loads lazily:
+# from_pretrained skips a component whose class it sees twice (under xdist's test order).
+from diffusers import (  # noqa: F401
+    AnimateDiffPipeline,
+    AutoencoderKL,
+    AutoencoderKLCogVideoX,
+    AutoencoderKLHunyuanVideo,
+    AutoencoderKLLTXVideo,
+    AutoencoderKLWan,
+    CogVideoXDDIMScheduler,
+    CogVideoXPipeline,
+    CogVideoXTransformer3DModel,
+    DDIMScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    HunyuanVideoPipeline,
+    HunyuanVideoTransformer3DModel,
+    LTXPipeline,
+    LTXVideoTransformer3DModel,
+    MotionAdapter,
+    TextToVideoSDPipeline,
+    UNet2DConditionModel,
+    UNet3DConditionModel,
+    UNetMotionModel,
+    WanPipeline,
+    WanTransformer3DModel,
+)
