@@ -225,7 +225,7 @@ def test_fidelity_is_judged_against_its_floor():
     assert verdict.limit == pytest.approx(PSNR.floor)
 
 
-def test_the_drift_threshold_widens_every_interval_and_can_only_lower_severity():
+def test_the_drift_threshold_lets_a_step_it_explains_pass_and_never_names_untouched_models():
     from dataclasses import replace
 
     past = histories(noisy(np.random.default_rng(0)))

@@ -17,7 +17,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from pytest_vidbench.calibrate.noise import calmest_offset, fit, fit_drift, series_pairs
+from pytest_vidbench.calibrate.noise import (
+    calmest_offset,
+    documents,
+    fit_documents,
+    fit_drift,
+    series_pairs,
+)
 from pytest_vidbench.calibrate.scenarios import creep, step_after_speed_up
 from pytest_vidbench.calibrate.synthetic import NoiseModel, Tally, tally
 from pytest_vidbench.config import Thresholds, VidbenchConfig
@@ -122,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         defaults.remeasure_rounds * defaults.remeasure_calls
     if calls < 1:
         parser.error("--fresh-calls must be at least 1")
-    fitted = replace(fit(traces) if traces else NoiseModel(), session_drift=drift,
+    docs = documents(traces)  # each trace read once, for the fit and the calmest offset
+    fitted = replace(fit_documents(docs) if docs else NoiseModel(), session_drift=drift,
                      fresh_samples=calls)
-    calm = calmest_offset(traces) if traces else fitted.process_sd / 2
+    calm = calmest_offset(docs) if docs else fitted.process_sd / 2
     models = (fitted, replace(fitted, process_sd=calm))
     n = args.sessions
     large = args.large if args.large is not None else n // 3
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         lines.append(text)
 
-    source = f"fitted to {len(traces)} recorded processes" if traces else "the defaults"
+    source = f"fitted to {len(docs)} recorded processes" if docs else "the defaults"
     say(f"Noise model ({source}): per-call spread {fitted.cv:.1%}, heavy-tailed calls "
         f"{fitted.outliers:.0%} (up to {fitted.outlier_max:.2f}×), process factor "
         f"{fitted.drift:.1%}, slow processes {fitted.slow_probability:.0%}, per-model "

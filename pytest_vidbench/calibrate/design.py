@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from pytest_vidbench.gate.stats import t_quantile
+from pytest_vidbench.gate.timing import median_variance
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,8 @@ class Design:
 
 def design(offset: float, cv: float, calls: int, processes: int, history: int = 10,
            main_calls: int = 30, drift: float = 0.0) -> Design:
-    one = offset**2 + math.pi / 2 * cv**2 / calls
-    past = offset**2 + math.pi / 2 * cv**2 / main_calls
+    one = offset**2 + median_variance(cv**2, calls)  # the gate's own rule for a median
+    past = offset**2 + median_variance(cv**2, main_calls)
     se = math.sqrt(one / processes + past / history + drift**2)
     return Design(calls, processes, math.sqrt(one), se, math.log(1.15) / se)
 

@@ -144,11 +144,12 @@ def series_pairs(directories: list[Path]) -> list[tuple[list[Path], list[Path]]]
             for d in directories]
 
 
-def calmest_offset(paths: list[Path]) -> float:
-    """The smallest per-model offset among the recorded models, in whichever normalised
-    view is calmer for it (÷ the others, corrected as `fit` does; or ÷ the control): the
-    gate judges each test in the view where it has the stronger evidence."""
-    table = components(load(paths))
+def calmest_offset(docs: list[dict]) -> float:
+    """The smallest per-model offset among the recorded models (results documents, as
+    `documents` reads them), in whichever normalised view is calmer for it (÷ the others,
+    corrected as `fit` does; or ÷ the control): the gate judges each test in the view
+    where it has the stronger evidence."""
+    table = components(runs_of(docs))
     share = math.sqrt(1 + 1 / max(len(table) - 1, 1))
     return min(min(r["peers"] / share, r.get("control", math.inf)) for r in table.values())
 
