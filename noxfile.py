@@ -41,7 +41,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def calibrate(session: nox.Session) -> None:
-    """Synthetic false-alarm and power table for the README."""
+    """Synthetic false-alarm and power table (docs/calibration.md)."""
     install(session)
     session.run("python", "-m", "pytest_vidbench.calibrate", *session.posargs)
 

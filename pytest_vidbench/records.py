@@ -6,6 +6,9 @@ judges them, the renderers and the results file read them). Keep them plain data
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -113,6 +116,48 @@ def _number_or_none(value: Any) -> float | None:
     return float(value) if ok else None
 
 
+PHASES = ("imports", "build", "warmup", "rounds", "control", "untimed", "quality", "judge",
+          "store", "report")
+
+
+@dataclass
+class RunCost:
+    """Where this process's time went around its timed generation, in seconds (the results
+    file's run.cost; tools/run_cost.py tabulates it). `rounds` is the timed rounds' wall
+    time, control and the timed calls included; the rest are disjoint phases."""
+
+    imports: float = 0.0  # torch, diffusers and the campaign's modules, first loaded
+    build: float = 0.0  # building the pipelines and placing them on the device
+    warmup: float = 0.0  # untimed warm-up calls, the memory probe's profiled one among them
+    rounds: float = 0.0
+    control: float = 0.0  # the control workload, inside the rounds
+    untimed: float = 0.0  # calls for (prompt, seed) cases the timed rounds did not reach
+    quality: float = 0.0  # scoring the generated clips in the quality tests
+    judge: float = 0.0  # the verdicts, fresh processes included
+    store: float = 0.0  # the baseline update, when asked for
+    report: float = 0.0  # building and writing the reports and the results file
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            setattr(self, name, getattr(self, name) + time.perf_counter() - started)
+
+    def add(self, other: RunCost) -> None:
+        for name in PHASES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def to_json(self) -> dict[str, float]:
+        return {name: round(getattr(self, name), 3) for name in PHASES}
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunCost:
+        data = data if isinstance(data, dict) else {}
+        return cls(**{n: v for n in PHASES if (v := _number_or_none(data.get(n))) is not None})
+
+
 @dataclass
 class RunContext:
     """Run-level facts, held once: records keep per-test data only."""
@@ -122,6 +167,7 @@ class RunContext:
     fresh: list[FreshRun] = field(default_factory=list)  # the confirmation processes, in order
     confirmation_error: str | None = None  # why a needed confirmation could not run
     alpha: float | None = None  # the family-wise error rate the timing tests were judged at
+    cost: RunCost = field(default_factory=RunCost)
 
     @property
     def control(self) -> float | None:
@@ -134,7 +180,8 @@ class RunContext:
     def to_json(self) -> dict[str, Any]:
         return {"control_samples": list(self.control_samples), "calls": self.calls,
                 "fresh_runs": [f.to_json() for f in self.fresh],
-                "confirmation_error": self.confirmation_error, "alpha": self.alpha}
+                "confirmation_error": self.confirmation_error, "alpha": self.alpha,
+                "cost": self.cost.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunContext:
@@ -146,7 +193,8 @@ class RunContext:
         return cls(control_samples=[float(x) for x in data.get("control_samples") or []],
                    calls=int(data.get("calls") or 0), fresh=fresh,
                    confirmation_error=data.get("confirmation_error"),
-                   alpha=_number_or_none(data.get("alpha")))
+                   alpha=_number_or_none(data.get("alpha")),
+                   cost=RunCost.from_json(data.get("cost")))
 
 
 @dataclass
@@ -187,3 +235,45 @@ class RunReport:
     @property
     def gate_failed(self) -> bool:
         return self.gate_enforced and bool(self.regressions)
+
+
+# A test's baseline history as the gate sees it: the store turns its files into these
+# (store/histories.py), so the gate never reads files.
+@dataclass(frozen=True)
+class PastRun:
+    """One earlier run of one test."""
+
+    value: float
+    date: str  # shared by every test of that run
+    commit: str | None = None
+    control: float | None = None  # that run's control workload median, seconds
+    # Recorded on purpose although it regressed: judged like any run (the change points
+    # re-base on it once it is a level), shown flagged in the reports.
+    regressed: bool = False
+
+
+@dataclass(frozen=True)
+class TestHistory:
+    kind: str
+    runs: tuple[PastRun, ...]  # oldest first
+    samples: tuple[float, ...] = ()  # the newest run's samples
+    sample_labels: tuple[str, ...] = ()
+    stages: dict[str, list[float]] = field(default_factory=dict)
+    anchor: tuple[PastRun, ...] = ()  # the history when a release was pinned (creep)
+    anchor_label: str | None = None
+
+    @property
+    def pinned(self) -> TestHistory | None:
+        """The anchor as a history of its own, for judging creep; None when none is pinned."""
+        if not self.anchor:
+            return None
+        return TestHistory(self.kind, self.anchor, anchor_label=self.anchor_label)
+
+    @property
+    def newest(self) -> PastRun | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def best(self) -> float | None:
+        """The lowest value: memory is judged against it, so creep cannot walk upwards."""
+        return min((r.value for r in self.runs), default=None)

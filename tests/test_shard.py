@@ -8,7 +8,7 @@ import re
 import pytest
 from plugin_project import write_project
 
-from pytest_vidbench.shard import assign, parse_shard, stable_hash
+from pytest_vidbench.scale.shard import assign, parse_shard, stable_hash
 
 SHARD = ("-p", "pytest_vidbench.shard")
 # Six built-in models, one with an extra variant, and a conftest-registered generator: only

@@ -15,6 +15,7 @@ from pytest_vidbench.records import ResultRecord
 from pytest_vidbench.store import transaction
 from pytest_vidbench.store.baselines import BaselineStore
 from pytest_vidbench.store.schema import DuplicateKeyError, InputError
+from pytest_vidbench.store.transaction import update_baselines as update
 
 ENV = {"device_kind": "cpu", "device_name": "cpu", "torch": "2.13.0", "git_commit": "c" * 40}
 
@@ -33,7 +34,7 @@ def clip(seed: int) -> dict[str, torch.Tensor]:
 def _append_many(directory: str, n: int, start: float) -> None:
     store = BaselineStore(Path(directory), "k")
     for i in range(n):
-        store.update([record(start + i)], ENV, history_limit=1000, prune=False)
+        update(store, [record(start + i)], ENV, history_limit=1000, prune=False)
 
 
 def test_concurrent_updates_lose_no_history_entry(tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_concurrent_updates_lose_no_history_entry(tmp_path: Path) -> None:
 def test_duplicate_record_keys_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path, "k")
     with pytest.raises(DuplicateKeyError, match=r"m\[fp32\]::latency by t::a, t::b") as error:
-        store.update([record(1.0), record(2.0, test_id="t::b")], ENV, 10, False)
+        update(store, [record(1.0), record(2.0, test_id="t::b")], ENV, 10, False)
     assert "distinct models=/metrics=" in str(error.value)
     assert not store.path.exists()
 
@@ -65,7 +66,7 @@ def test_colliding_reference_file_names_are_refused(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path, "k")
     records = [record(1.0, model="a__b", variant="c"), record(1.0, model="a", variant="b__c")]
     with pytest.raises(InputError, match=r"a\[b__c\] and a__b\[c\] would share .*a__b__c\.npz"):
-        store.update(records, ENV, 10, False)
+        update(store, records, ENV, 10, False)
     assert not store.path.exists()
 
 
@@ -75,15 +76,15 @@ def _reference_index(store: BaselineStore) -> dict[str, str]:
 
 def test_references_are_versioned_pinned_and_reblessed(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path, "k")
-    outcome = store.update([record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(1)})
+    outcome = update(store, [record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(1)})
     assert outcome.written == ["m[fp32]"]
     first = _reference_index(store)["m[fp32]"]
     assert first.startswith("references/m__fp32.") and (store.frames_dir / first).is_file()
     # A second update keeps the pinned clips, whatever this run generated.
-    outcome = store.update([record(2.0)], ENV, 10, False, references={("m", "fp32"): clip(2)})
+    outcome = update(store, [record(2.0)], ENV, 10, False, references={("m", "fp32"): clip(2)})
     assert outcome.pinned == ["m[fp32]"] and _reference_index(store)["m[fp32]"] == first
     # Re-blessing replaces them, and the replaced file goes.
-    outcome = store.update([record(3.0)], ENV, 10, False, references={("m", "fp32"): clip(3)},
+    outcome = update(store, [record(3.0)], ENV, 10, False, references={("m", "fp32"): clip(3)},
                            rebless=True)
     second = _reference_index(store)["m[fp32]"]
     assert outcome.written == ["m[fp32]"] and second != first
@@ -99,7 +100,7 @@ def test_a_pinned_legacy_file_is_named_in_the_json(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path, "k")
     legacy = reference_path(store.frames_dir, "m", "fp32")
     save_references(legacy, clip(1))
-    store.update([record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(2)})
+    update(store, [record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(2)})
     assert _reference_index(store) == {"m[fp32]": "references/m__fp32.npz"}
     assert legacy.is_file()
 
@@ -116,12 +117,12 @@ def test_a_crash_at_any_rename_leaves_the_old_or_the_new_set(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: int) -> None:
     """Renames: 1 the new clip file, 2 the JSON; 3 is the removal of the old clip file."""
     store = BaselineStore(tmp_path, "k")
-    store.update([record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(1)})
+    update(store, [record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(1)})
     old = _snapshot(store)
-    store.update([record(2.0)], ENV, 10, False, references={("m", "fp32"): clip(2)},
+    update(store, [record(2.0)], ENV, 10, False, references={("m", "fp32"): clip(2)},
                  rebless=True)
     new = _snapshot(store)
-    store.update([record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(1)},
+    update(store, [record(1.0)], ENV, 10, False, references={("m", "fp32"): clip(1)},
                  rebless=True)
     assert _snapshot(store) == old and old != new
     real_replace, real_unlink, calls = os.replace, Path.unlink, []
@@ -140,11 +141,11 @@ def test_a_crash_at_any_rename_leaves_the_old_or_the_new_set(
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(Path, "unlink", unlink)
     with pytest.raises(OSError, match="power cut"):
-        store.update([record(2.0)], ENV, 10, False, references={("m", "fp32"): clip(2)},
+        update(store, [record(2.0)], ENV, 10, False, references={("m", "fp32"): clip(2)},
                      rebless=True)
     monkeypatch.undo()
     assert _snapshot(store) == (old if crash_at < 3 else new)
     # The next update cleans up whatever the crash left behind.
-    store.update([record(5.0)], ENV, 10, False)
+    update(store, [record(5.0)], ENV, 10, False)
     names = [p.name for p in (store.frames_dir / "references").iterdir()]
     assert names == [Path(_reference_index(store)["m[fp32]"]).name]

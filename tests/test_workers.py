@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from plugin_project import baseline_files, results, write_project
 
-from pytest_vidbench.workers import GPU_ENV, Role, assign_gpus, check_layout, cores_for
+from pytest_vidbench.scale.workers import GPU_ENV, Role, assign_gpus, check_layout, cores_for
 
 pytest.importorskip("xdist")
 
@@ -114,8 +114,8 @@ def test_workers_split_what_is_selected(pytester: pytest.Pytester) -> None:
 def test_a_worker_handed_over_twice_counts_once_and_a_lost_one_blocks_the_update() -> None:
     from types import SimpleNamespace
 
-    from pytest_vidbench.handover import OUTPUT_KEY, WorkerOutput, take_over
     from pytest_vidbench.records import ResultRecord
+    from pytest_vidbench.scale.handover import OUTPUT_KEY, WorkerOutput, take_over
 
     record = ResultRecord("t.py::test_b[toy-fp32-latency]", "toy", "fp32", "latency",
                           "latency", "s", value=1.0, samples=[1.0])

@@ -65,7 +65,7 @@ def upper_bound(rate: float, n: int) -> float:
     return min(1.0, (centre + half) / (1 + z * z / n))
 
 
-BEGIN = "<!-- calibration: python -m pytest_vidbench.calibrate --readme README.md -->"
+BEGIN = "<!-- calibration: python -m pytest_vidbench.calibrate --readme docs/calibration.md -->"
 END = "<!-- end of calibration -->"
 
 
@@ -74,7 +74,7 @@ def markers(label: str | None) -> tuple[str, str]:
     if label is None:
         return BEGIN, END
     return (f"<!-- calibration {label}: python -m pytest_vidbench.calibrate --label {label} "
-            "--readme README.md -->", f"<!-- end of calibration {label} -->")
+            "--readme docs/calibration.md -->", f"<!-- end of calibration {label} -->")
 
 
 def write_block(path: Path, text: str, label: str | None = None) -> None:

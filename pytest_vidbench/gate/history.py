@@ -1,58 +1,21 @@
-"""A test's baseline history as the gate sees it, and the newest stable part of it.
+"""The newest stable part of a test's baseline history (`TestHistory`, in records.py).
 
-The store turns its files into these (store/baselines.py `histories`); the gate never reads
-files. Runs of one session share their `date`, which is how the views join the models of
-one past process (gate/views.py).
+The store turns its files into histories (store/histories.py); the gate never reads files.
+Runs of one session share their `date`, which is how the views join the models of one past
+process (gate/views.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from pytest_vidbench.records import PastRun, TestHistory
+
+__all__ = ["PastRun", "TestHistory", "change_points", "stable_start"]
 
 MIN_SEGMENT = 3  # runs a stable segment needs before it replaces the whole history
 PENALTY = 3.0  # × log(n)·scale² per change point
-
-
-@dataclass(frozen=True)
-class PastRun:
-    """One earlier run of one test."""
-
-    value: float
-    date: str  # shared by every test of that run
-    commit: str | None = None
-    control: float | None = None  # that run's control workload median, seconds
-    # Recorded on purpose although it regressed: judged like any run (the change points
-    # re-base on it once it is a level), shown flagged in the reports.
-    regressed: bool = False
-
-
-@dataclass(frozen=True)
-class TestHistory:
-    kind: str
-    runs: tuple[PastRun, ...]  # oldest first
-    samples: tuple[float, ...] = ()  # the newest run's samples
-    sample_labels: tuple[str, ...] = ()
-    stages: dict[str, list[float]] = field(default_factory=dict)
-    anchor: tuple[PastRun, ...] = ()  # the history when a release was pinned (creep)
-    anchor_label: str | None = None
-
-    @property
-    def pinned(self) -> TestHistory | None:
-        """The anchor as a history of its own, for judging creep; None when none is pinned."""
-        if not self.anchor:
-            return None
-        return TestHistory(self.kind, self.anchor, anchor_label=self.anchor_label)
-
-    @property
-    def newest(self) -> PastRun | None:
-        return self.runs[-1] if self.runs else None
-
-    @property
-    def best(self) -> float | None:
-        """The lowest value: memory is judged against it, so creep cannot walk upwards."""
-        return min((r.value for r in self.runs), default=None)
 
 
 def change_points(values: Sequence[float], scale: float) -> list[int]:

@@ -41,6 +41,7 @@ from pytest_vidbench.models.loading import (
 )
 from pytest_vidbench.models.registry import ModelEntry
 from pytest_vidbench.models.spec import case_label
+from pytest_vidbench.records import RunCost
 
 
 def _describe_oom(entry: ModelEntry, variant: VariantConfig) -> str:
@@ -65,8 +66,10 @@ class MeasurementCampaign:
         config: VidbenchConfig,
         progress: Progress,
         kinds: frozenset[str] | None = None,  # the kinds of test selected; None: all
+        cost: RunCost | None = None,  # the session's, which this campaign's phases add to
     ) -> None:
         self.setup = setup
+        self.cost = cost if cost is not None else RunCost()
         self.config = config
         self.progress = progress
         self.results: dict[tuple[str, str], Measurements] = {}
@@ -100,7 +103,7 @@ class MeasurementCampaign:
         """Build, place and warm up one model; errors are kept, never raised."""
         self.progress.update(m.entry.name, f"[{m.variant_name}] loading", 0, 1, None)
         try:
-            with time_limit(m, self.config.model_timeout):
+            with time_limit(m, self.config.model_timeout), self.cost.phase("build"):
                 if m.entry.origin == "generator":
                     assert m.entry.generator is not None
                     m.runner = CallableRunner(m.entry.generator, m.entry.spec)
@@ -112,9 +115,10 @@ class MeasurementCampaign:
             # same call in every run, so its figure compares across runs.
             probe = self._memory is not None and self._memory.perturbs_timing
             calls = max(self.config.warmup, 1 if probe else 0)
-            for i in range(calls):
-                self.progress.update(m.entry.name, "warm-up", i + 1, calls, None)
-                self._call(m, timed=False, track_memory=probe and i == 0)
+            with self.cost.phase("warmup"):
+                for i in range(calls):
+                    self.progress.update(m.entry.name, "warm-up", i + 1, calls, None)
+                    self._call(m, timed=False, track_memory=probe and i == 0)
         except (ModelLoadError, VariantUnsupported) as error:
             m.build_failed = True
             self._fail(m, str(error))
@@ -198,11 +202,8 @@ class MeasurementCampaign:
     def _timed_round(self, models: list[Measurements], round_index: int) -> None:
         calls = self.config.calls_per_round
         if self._control is not None:
-            for _ in range(2):
-                self._latency.start()
-                self._control.run()
-                self.control.append(round(self._latency.stop(), 9))
-                self.control_rounds.append(round_index)
+            with self.cost.phase("control"):
+                self._control_pair(round_index)
         shift = round_index % max(len(models), 1)
         for m in models[shift:] + models[:shift]:  # rotate so no model always goes first
             if m.error is not None:
@@ -229,6 +230,14 @@ class MeasurementCampaign:
             except Exception as error:
                 self._fail(m, f"{m.entry.name} [{m.variant_name}]: {type(error).__name__}: {error}")
 
+    def _control_pair(self, round_index: int) -> None:
+        assert self._control is not None
+        for _ in range(2):
+            self._latency.start()
+            self._control.run()
+            self.control.append(round(self._latency.stop(), 9))
+            self.control_rounds.append(round_index)
+
     def _eta(self, round_index: int) -> float | None:
         if round_index == 0:
             return None
@@ -251,17 +260,21 @@ class MeasurementCampaign:
             for m in self.results.values():
                 self._prepare(m)
             self._rounds_started = time.monotonic()
-            for r in range(config.rounds):
-                self._timed_round(self._active(), r)
-            for m in self._active():
-                self._finish_model(m)
+            with self.cost.phase("rounds"):
+                for r in range(config.rounds):
+                    self._timed_round(self._active(), r)
+            with self.cost.phase("untimed"):
+                for m in self._active():
+                    self._finish_model(m)
         else:  # one model resident at a time: for checkpoints too large to co-reside
             for m in self.results.values():
                 self._prepare(m)
                 self._rounds_started = time.monotonic()
-                for r in range(config.rounds):
-                    self._timed_round([m] if m.error is None else [], r)
-                self._finish_model(m)
+                with self.cost.phase("rounds"):
+                    for r in range(config.rounds):
+                        self._timed_round([m] if m.error is None else [], r)
+                with self.cost.phase("untimed"):
+                    self._finish_model(m)
                 self._release(m)
         for m in self.results.values():
             if self.energy_unavailable and not m.energy_unavailable:

@@ -7,8 +7,8 @@ bounds the gate's power on CPU (docs/noise.md point 7). "fresh-pages" sets glibc
 threshold to 128 KiB (mallopt(3), M_MMAP_THRESHOLD), so every allocation that large gets
 freshly mapped pages, the same in every process. docs/noise.md point 7 measures the effect
 with the threshold set at process start (`calibrate.allocator`); this module sets it when
-the run sets up its device, after the imports, which is what the README's fresh-pages
-series measures. The page faults are timed with the model, so runs take longer, and it
+the run sets up its device, after the imports, which is what the fresh-pages series of
+docs/calibration.md measures. The page faults are timed with the model, so runs take longer, and it
 changes what is timed: it is part of the environment key, and baselines recorded with one
 setting are never compared with the other.
 
@@ -20,7 +20,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-CPU_ALLOCATORS = ("default", "fresh-pages")
+from pytest_vidbench.config.checks import CPU_ALLOCATORS
+
 M_MMAP_THRESHOLD = -3  # glibc's <malloc.h>
 FRESH_PAGES_THRESHOLD = 131072  # bytes: 128 KiB, glibc's own starting threshold
 

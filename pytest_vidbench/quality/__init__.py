@@ -35,25 +35,12 @@ __all__ = [
     "ReferenceClip",
     "ReferenceConfig",
     "ReferenceFileError",
-    "ReferenceStore",
     "align_to_reference",
     "check_frames",
     "default_quality_metrics",
     "downscale",
-    "load_references",
     "metric_from_function",
-    "reference_path",
-    "save_references",
     "temporal_indices",
     "vmaf_status",
 ]
 
-
-def __getattr__(name: str) -> object:
-    # Reference storage lives in store/references.py, which imports this package: load it
-    # on first use, not here, or importing the store first would be a cycle.
-    if name in ("ReferenceStore", "load_references", "reference_path", "save_references"):
-        from pytest_vidbench.store import references
-
-        return getattr(references, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -172,8 +172,9 @@ SSIM = QualityMetric(
 )
 VMAF = QualityMetric(
     name="vmaf", fn=vmaf, direction="higher", unit="score", value_range=(0.0, 100.0),
-    # Identical clips score 97.4-100. Measured on the tiny pipelines (README): bf16, scheduler
-    # swaps and 5% attention noise stay ≥ 91.9, a new seed ≤ 28; 80 keeps ~12 points each side.
+    # Identical clips score 97.4-100. Measured on the tiny pipelines (calibrate/fidelity.py):
+    # bf16, scheduler swaps and 5% attention noise stay ≥ 91.9, a new seed ≤ 28; 80 keeps ~12
+    # points each side.
     floor=80.0, tolerance=2.0, needs_reference=True,
     description="Mean per-frame VMAF v0.6.1 vs the reference clip (uncalibrated below 1080p)",
 )

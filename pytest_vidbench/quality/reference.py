@@ -144,14 +144,3 @@ def _plan(shapes: list[tuple[int, int, int]], config: ReferenceConfig) -> tuple[
         )
     return side, n
 
-
-_MOVED = ("ReferenceStore", "load_references", "reference_path", "save_references")
-
-
-def __getattr__(name: str) -> object:
-    # The storage half moved to store/references.py; old imports keep working meanwhile.
-    if name in _MOVED:
-        from pytest_vidbench.store import references
-
-        return getattr(references, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from pytest_vidbench.options import RunOptions
 from pytest_vidbench.records import RunReport
 from pytest_vidbench.store.atomic import write_bytes_atomic, write_json_atomic
 from pytest_vidbench.store.benchmark_json import benchmark_document
 from pytest_vidbench.store.results import results_document
 
 
-def write_outputs(report: RunReport, options: RunOptions, run: dict[str, Any]) -> None:
+class Destinations(Protocol):
+    """Where each output goes, None for not asked (plugin/options.py `RunOptions`)."""
+
+    results_path: Path
+    benchmark_json_path: Path | None
+    markdown_path: Path | None
+    html_path: Path | None
+    prometheus_path: Path | None
+
+
+def write_outputs(report: RunReport, options: Destinations, run: dict[str, Any]) -> None:
     write_json_atomic(options.results_path,
                       results_document(report.records, report.environment, run))
     if options.benchmark_json_path is not None:

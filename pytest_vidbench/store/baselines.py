@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_vidbench.records import ResultRecord
 from pytest_vidbench.store.atomic import write_json_atomic
@@ -28,9 +28,6 @@ from pytest_vidbench.store.schema import InputError, read_text
 
 __all__ = ["FIX_HINT", "SCHEMA_VERSION", "BaselineEntry", "BaselineError", "BaselineFile",
            "BaselineStore", "RunSummary", "baseline_environment", "parse_baseline"]
-
-if TYPE_CHECKING:  # the update pulls in numpy/torch for the clips; loading never does
-    from pytest_vidbench.store.transaction import UpdateOutcome
 
 def baseline_environment(environment: dict[str, Any]) -> dict[str, Any]:
     """The part of the fingerprint a baseline file keeps (no host names, no commit)."""
@@ -133,13 +130,6 @@ class BaselineStore:
 
     def write(self, baseline: BaselineFile) -> None:
         write_json_atomic(self.path, baseline.to_json())
-
-    def update(self, records: list[ResultRecord], environment: dict[str, Any],
-               history_limit: int, prune: bool, **options: Any) -> UpdateOutcome:
-        """Locked, atomic append with reference clips: store/transaction.py's options."""
-        from pytest_vidbench.store.transaction import update_baselines
-
-        return update_baselines(self, records, environment, history_limit, prune, **options)
 
     def load_references(self, baseline: BaselineFile | None, model: str, variant: str) -> Any:
         """The reference clips the baseline file names for (model, variant), or None."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_vidbench.gate.history import PastRun, TestHistory
+from pytest_vidbench.records import PastRun, TestHistory
 from pytest_vidbench.store.baselines import BaselineFile, RunSummary
 
 

@@ -113,9 +113,10 @@ def validate_device(device: str, where: str) -> str:
     raise ConfigError(f"{where} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
-def validate_cpu_allocator(setting: str, where: str) -> str:
-    from pytest_vidbench.measure.cpu_allocator import CPU_ALLOCATORS
+CPU_ALLOCATORS = ("default", "fresh-pages")  # applied by measure/cpu_allocator.py
 
+
+def validate_cpu_allocator(setting: str, where: str) -> str:
     if setting not in CPU_ALLOCATORS:
         raise ConfigError(f"{where} must be one of {', '.join(map(repr, CPU_ALLOCATORS))}, "
                           f"got {setting!r}")

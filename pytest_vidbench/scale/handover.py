@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_vidbench.cases import case_of
-from pytest_vidbench.workers import OUTPUT_KEY, SCRATCH_KEY
+from pytest_vidbench.plugin.cases import case_of
+from pytest_vidbench.records import RunCost
+from pytest_vidbench.scale.workers import OUTPUT_KEY, SCRATCH_KEY
 
 if TYPE_CHECKING:
-    from pytest_vidbench.cases import BenchmarkCase
+    from pytest_vidbench.plugin.cases import BenchmarkCase
     from pytest_vidbench.quality.registry import QualityMetric
 
 
@@ -66,6 +67,7 @@ class WorkerOutput:
     control_samples: list[float] = field(default_factory=list)
     timed_seconds: float = 0.0
     clips: list[list[str]] = field(default_factory=list)  # [model, variant, .pt file]
+    cost: dict[str, float] = field(default_factory=dict)  # RunCost.to_json()
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -96,6 +98,45 @@ def load_clips(entries: list[list[str]]) -> dict[tuple[str, str], dict]:
             for model, variant, path in entries}
 
 
+class HandedOver:
+    """The controller's view of what its workers measured (plugin/measured.py `Measured`)."""
+
+    def __init__(self, outputs: list[WorkerOutput]) -> None:
+        self.outputs = outputs  # shared with the session, which take_over fills
+        self._clips: dict[tuple[str, str], dict] | None = None
+
+    def _infos(self) -> list[CaseInfo]:
+        return [CaseInfo(**c) for out in self.outputs for c in out.cases]
+
+    def control_samples(self) -> list[float]:
+        return [x for out in self.outputs for x in out.control_samples]
+
+    def timed_seconds(self) -> float:
+        return sum(out.timed_seconds for out in self.outputs)
+
+    def clips(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        if self._clips is None:  # read once: the store and the previews both ask
+            self._clips = {k: v for out in self.outputs for k, v in load_clips(out.clips).items()}
+        return {k: self._clips[k] for k in sorted(keys) if k in self._clips}
+
+    def quality_metrics(self) -> dict[str, QualityMetric]:
+        return {i.metric: q for i in self._infos() if (q := i.metric_thresholds()) is not None}
+
+    def reference_keys(self) -> set[tuple[str, str]]:
+        return {(i.model, i.variant) for i in self._infos()
+                if i.quality is not None and i.quality.get("needs_reference")}
+
+    def record_keys(self) -> set[str]:
+        return {c["record_key"] for out in self.outputs for c in out.cases}
+
+    def cost(self) -> RunCost:
+        """The workers' phases, summed: CPU-seconds of the run's processes, not its wall."""
+        total = RunCost()
+        for out in self.outputs:
+            total.add(RunCost.from_json(out.cost))
+        return total
+
+
 def case_infos(cases: dict[str, BenchmarkCase]) -> list[dict[str, Any]]:
     return [CaseInfo.of(c).__dict__ for c in cases.values()]
 
@@ -112,11 +153,13 @@ def hand_over(session: Any) -> None:
     worker = str(config.workerinput.get("workerid", "gw0"))
     scratch = config.workerinput.get(SCRATCH_KEY)
     pairs = {(r.model, r.variant) for r in session.records if r.kind == "quality"}
-    clips = session.clips(pairs | session.reference_keys()) if scratch else {}
+    measured = session.measured
+    clips = measured.clips(pairs | measured.reference_keys()) if scratch else {}
     out = WorkerOutput(
         worker, [r.to_json() for r in session.records], case_infos(session.cases),
-        list(session.collected_order), session.deselected, session.control_samples(),
-        session.timed_seconds(), save_clips(Path(scratch), worker, clips) if clips else [])
+        list(session.collected_order), session.deselected, measured.control_samples(),
+        measured.timed_seconds(), save_clips(Path(scratch), worker, clips) if clips else [],
+        measured.cost().to_json())
     config.workeroutput[OUTPUT_KEY] = out.to_json()
 
 

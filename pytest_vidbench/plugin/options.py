@@ -9,21 +9,15 @@ from typing import Any
 
 import pytest
 
-from pytest_vidbench.config import (
-    ConfigError,
-    ModelConfig,
-    VidbenchConfig,
-    load_pyproject_config,
-    validate_cpu_allocator,
-    validate_device,
-)
+from pytest_vidbench.config.checks import ConfigError, validate_cpu_allocator, validate_device
+from pytest_vidbench.config.settings import ModelConfig, VidbenchConfig, load_pyproject_config
 
 # (option suffix, config field, type, help); None field: not a config override.
 _OVERRIDES: tuple[tuple[str, str, type, str], ...] = (
     ("device", "device", str, "auto|cpu|cuda[:N]; auto picks CUDA when available"),
     ("threads", "threads", int, "torch threads on CPU (default 1: the least noisy)"),
     ("cpu-allocator", "cpu_allocator", str, "default|fresh-pages: glibc's mmap threshold at "
-     "128 KiB, a smaller per-model offset on CPU at +74%% time (README)"),
+     "128 KiB, a smaller per-model offset on CPU at +74%% time (docs/noise.md)"),
     ("warmup", "warmup", int, "untimed warm-up calls per model"),
     ("rounds", "rounds", int, "interleaved timing rounds across all models"),
     ("calls-per-round", "calls_per_round", int, "timed calls per model in each round"),

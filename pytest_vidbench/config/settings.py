@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_vidbench.config_checks import (
+from pytest_vidbench.config.checks import (
     DTYPES,
     MAX_SEED,
     ConfigError,
@@ -74,7 +74,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Verdict policy knobs. Defaults come from the calibration in the README."""
+    """Verdict policy knobs. Defaults come from the calibration (docs/calibration.md)."""
 
     alpha: float = 0.01  # family-wise error rate for `regression` (Holm)
     fdr: float = 0.05  # false discovery rate for `suspicious` (Benjamini-Hochberg)
@@ -97,7 +97,7 @@ class VidbenchConfig:
     threads: int = 1
     cpu_allocator: str = "default"  # "fresh-pages": measure/cpu_allocator.py
     warmup: int = 1
-    rounds: int = 10  # rounds buy precision; calls per round barely do (README, calibration)
+    rounds: int = 10  # rounds buy precision; calls per round barely do (docs/calibration.md)
     calls_per_round: int = 3
     remeasure: bool = True  # confirm a suspected slowdown in fresh processes
     remeasure_runs: int = 6  # most fresh processes per suspect (fewer once it is decided)

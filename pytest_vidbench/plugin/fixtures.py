@@ -20,10 +20,10 @@ from pytest_vidbench.models.spec import case_label
 from pytest_vidbench.records import ResultRecord
 
 if TYPE_CHECKING:  # runtime imports stay lazy: loading the plugin must not load torch
-    from pytest_vidbench.cases import BenchmarkCase
     from pytest_vidbench.measure.device import DeviceSetup
     from pytest_vidbench.measure.measurements import Measurements
-    from pytest_vidbench.session import VidbenchSession
+    from pytest_vidbench.plugin.cases import BenchmarkCase
+    from pytest_vidbench.plugin.session import VidbenchSession
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _record(request: pytest.FixtureRequest, case: BenchmarkCase, unit: str, **fi
 
 @pytest.fixture(scope="session")
 def vidbench_session(request: pytest.FixtureRequest) -> VidbenchSession:
-    from pytest_vidbench.session import SESSION_KEY
+    from pytest_vidbench.plugin.session import SESSION_KEY
 
     return request.config.stash[SESSION_KEY]
 
@@ -159,16 +159,17 @@ def vidbench_quality(request: pytest.FixtureRequest, vidbench_case: BenchmarkCas
                                    "--vidbench-update-baselines to store one"})
     labels, values = [], []
     try:
-        for index, prompt, seed in m.entry.spec.cases:
-            label = case_label(index, seed)
-            frames = m.frames.get(label)
-            if frames is None:
-                continue
-            reference = references.get(label) if references is not None else None
-            if metric.needs_reference and reference is None:
-                continue
-            values.append(metric.compute(frames, reference=reference, prompt=prompt))
-            labels.append(label)
+        with vidbench_session.cost.phase("quality"):
+            for index, prompt, seed in m.entry.spec.cases:
+                label = case_label(index, seed)
+                frames = m.frames.get(label)
+                if frames is None:
+                    continue
+                reference = references.get(label) if references is not None else None
+                if metric.needs_reference and reference is None:
+                    continue
+                values.append(metric.compute(frames, reference=reference, prompt=prompt))
+                labels.append(label)
     except MetricUnavailable as error:
         return _record(request, vidbench_case, unit, direction=direction, status="skipped",
                        error=str(error))

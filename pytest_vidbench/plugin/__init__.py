@@ -8,7 +8,7 @@ import pytest
 
 from pytest_vidbench import hookspec
 from pytest_vidbench.config import ConfigError
-from pytest_vidbench.fixtures import (  # noqa: F401  (fixtures are found by name)
+from pytest_vidbench.plugin.fixtures import (  # noqa: F401  (fixtures are found by name)
     vidbench_device,
     vidbench_energy,
     vidbench_latency,
@@ -18,10 +18,17 @@ from pytest_vidbench.fixtures import (  # noqa: F401  (fixtures are found by nam
     vidbench_result,
     vidbench_session,
 )
-from pytest_vidbench.options import add_options, resolve_options
-from pytest_vidbench.session import SESSION_KEY, VidbenchSession
-from pytest_vidbench.termination import trap_sigterm, untrap_sigterm
-from pytest_vidbench.workers import assign_gpus, check_layout, choose_dist, pin_worker
+from pytest_vidbench.plugin.options import add_options, resolve_options
+from pytest_vidbench.plugin.session import SESSION_KEY, VidbenchSession
+from pytest_vidbench.plugin.termination import trap_sigterm, untrap_sigterm
+from pytest_vidbench.scale.handover import take_over
+from pytest_vidbench.scale.workers import (
+    assign_gpus,
+    check_layout,
+    choose_dist,
+    make_scheduler,
+    pin_worker,
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -56,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     untrap_sigterm(config)
     if SESSION_KEY in config.stash:
-        _session(config).close()
+        _session(config).scratch.remove()
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, before any worker starts
@@ -67,19 +74,21 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, once per worker
 def pytest_configure_node(node: object) -> None:
-    _session(node.config).configure_worker(node.workerinput)  # type: ignore[attr-defined]
+    if (session := _session(node.config)).options.enabled:  # type: ignore[attr-defined]
+        session.scratch.give(node.workerinput)  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    return _session(config).scheduler(log)
+    scratch = _session(config).scratch.path  # set only when --vidbench gave it to workers
+    return make_scheduler(config, log, scratch) if scratch is not None else None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
-    _session(node.config).worker_done(  # type: ignore[attr-defined]
-        getattr(node, "workeroutput", None), error,
-        getattr(node, "workerinput", {}).get("workerid"))
+    if (session := _session(node.config)).options.enabled:  # type: ignore[attr-defined]
+        take_over(session, getattr(node, "workeroutput", None), error,
+                  getattr(node, "workerinput", {}).get("workerid"))
 
 
 def _session(config: pytest.Config) -> VidbenchSession:
@@ -115,9 +124,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _session(session.config).finish(exitstatus) and session.exitstatus == pytest.ExitCode.OK:
+    from pytest_vidbench.plugin.run_end import end_run  # gate, store, report: only now
+
+    if end_run(_session(session.config), exitstatus) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    _session(terminalreporter.config).terminal_summary(terminalreporter)
+    from pytest_vidbench.plugin.run_end import terminal_summary
+
+    terminal_summary(_session(terminalreporter.config), terminalreporter)

@@ -29,7 +29,7 @@ from pytest_vidbench.store.histories import histories
 from pytest_vidbench.store.schema import InputError
 
 if TYPE_CHECKING:
-    from pytest_vidbench.session import VidbenchSession
+    from pytest_vidbench.plugin.session import VidbenchSession
 
 
 def _remeasure(session: VidbenchSession) -> Remeasure:
@@ -47,7 +47,7 @@ def _remeasure(session: VidbenchSession) -> Remeasure:
     option = session.config.option
     passthrough += carried_options(getattr(option, "plugins", None) or [],
                                    getattr(option, "override_ini", None) or [])
-    timeout = max(300.0, 3 * session.timed_seconds())
+    timeout = max(300.0, 3 * session.measured.timed_seconds())
     progress = session._progress()
 
     def remeasure(suspects: list[str], refs: list[str]) -> FreshRun:
@@ -75,7 +75,7 @@ def _remeasure(session: VidbenchSession) -> Remeasure:
 
 
 def _shards(session: VidbenchSession) -> int:
-    from pytest_vidbench.shard import OPTION, parse_shard
+    from pytest_vidbench.scale.shard import OPTION, parse_shard
 
     text = session.config.getoption(OPTION, None)
     return parse_shard(text)[1] if text else 1
@@ -87,8 +87,8 @@ def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, 
     comparison = Comparison(store.environment_key,
                             histories(session._baseline) if session._baseline else None,
                             store.other_environments())
-    context = RunContext(control_samples=session.control_samples(),
-                         calls=c.rounds * c.calls_per_round)
+    context = RunContext(control_samples=session.measured.control_samples(),
+                         calls=c.rounds * c.calls_per_round, cost=session.cost)
     session.context = context
     can = c.remeasure and not in_child_process() and not interrupted \
         and not session.options.update_baselines
@@ -97,7 +97,7 @@ def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, 
     if shards > 1:  # each shard one family at α/N: the union of N gates keeps α (Bonferroni)
         policy = replace(policy, alpha=policy.alpha / shards)
     context.alpha = policy.alpha
-    judge = Judge(c.thresholds, session.quality_metrics(), policy)
+    judge = Judge(c.thresholds, session.measured.quality_metrics(), policy)
     judge.judge(session.records, comparison, context, _remeasure(session) if can else None)
     return comparison, context
 
@@ -105,6 +105,7 @@ def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, 
 def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -> str:
     """Append this run to the baselines, or say why not; the line goes into the report."""
     from pytest_vidbench.quality.reference import ReferenceConfig
+    from pytest_vidbench.store.transaction import update_baselines
 
     store, options, c = session._store, session.options, session.options.config
     assert store is not None
@@ -124,10 +125,10 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
         session.messages.append("baselines not pruned: tests were deselected (-k/-m); prune "
                                 "only on a run of the whole suite")
     try:
-        outcome = store.update(
-            session.records, session.environment(), c.history,
+        outcome = update_baselines(
+            store, session.records, session.environment(), c.history,
             options.prune_baselines and not session.deselected,
-            references=session.clips(session.reference_keys()),
+            references=session.measured.clips(session.measured.reference_keys()),
             reference_config=ReferenceConfig(max_side=c.reference_max_side,
                                              max_frames=c.reference_max_frames),
             rebless=options.rebless, control=session.context.control_samples,
@@ -193,7 +194,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
 
     if session.role.kind == "worker":  # the controller judges, stores and reports
         if session.active:
-            from pytest_vidbench.handover import hand_over
+            from pytest_vidbench.scale.handover import hand_over
 
             hand_over(session)
         return 0
@@ -204,11 +205,17 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         return 1 if session.lost_workers else 0
     if session._store is None:  # an xdist controller collects nothing itself
         session._load_baselines()
-    comparison, context = judge_run(session, interrupted)
-    updated = update_store(session, exitstatus, interrupted) \
-        if session.options.update_baselines else None
+    if session.role.kind == "controller":  # the workers measured: their phases join ours
+        session.cost.add(session.measured.cost())
+    cost = session.cost
+    with cost.phase("judge"):
+        comparison, context = judge_run(session, interrupted)
+    with cost.phase("store"):
+        updated = update_store(session, exitstatus, interrupted) \
+            if session.options.update_baselines else None
+    report_started = time.perf_counter()
     c = session.options.config
-    timed = session.timed_seconds() + sum(f.timed_seconds for f in context.fresh)
+    timed = session.measured.timed_seconds() + sum(f.timed_seconds for f in context.fresh)
     if session.cancelled is not None:
         session.messages.append(
             f"the run was interrupted ({session.cancelled}): {len(session.records)}"
@@ -221,6 +228,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         session.options.gate_enforced, updated, interrupted=session.cancelled is not None)
     report.frame_roots = frame_previews(session)
     session.report = report
+    cost.report += time.perf_counter() - report_started  # up to the writes, which it is in
     write_outputs(report, session.options, run_info(session, report, context))
     session.config.hook.pytest_vidbench_report(config=session.config, report=report)
     return 1 if report.gate_failed or session.failed_update or session.lost_workers else 0
@@ -240,7 +248,7 @@ def frame_previews(session: VidbenchSession) -> tuple[str, ...]:
     references = ReferenceStore(store.frames_dir,
                                 index=baseline.references if baseline else {})
     pairs = {(r.model, r.variant) for r in session.records if r.kind == "quality"}
-    clips = session.clips(pairs)
+    clips = session.measured.clips(pairs)
     for model, variant in sorted(clips):
         path = reference_path(out, model, variant)
         try:
@@ -271,7 +279,7 @@ def terminal_summary(session: VidbenchSession, reporter: Any) -> None:
     if store is not None and not session.options.update_baselines:
         tests = baseline.tests if baseline else {}
         history = {k: len(tests[k].history) if k in tests else 0
-                   for k in session.record_keys()}
+                   for k in session.measured.record_keys()}
         first = first_run_lines(store.environment_key, store.other_environments(), history,
                                 session.role.workers)
     unused = BaselineStore.unused(baseline, session.collected_keys)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 
 import pytest
 
-from pytest_vidbench.cases import CASE_FIXTURE
+from pytest_vidbench.plugin.cases import CASE_FIXTURE
 
 OPTION = "--vidbench-shard"
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")

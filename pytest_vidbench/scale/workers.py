@@ -43,6 +43,25 @@ class Role:
         return 1 if self.kind == "serial" else self.count
 
 
+class Scratch:
+    """The controller's directory where the workers leave their clips; removed at the end."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+
+    def give(self, workerinput: dict[str, Any]) -> None:
+        if self.path is None:
+            import tempfile
+
+            self.path = tempfile.mkdtemp(prefix="vidbench-workers-")
+        workerinput[SCRATCH_KEY] = self.path
+
+    def remove(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
+
+
 def role_of(config: pytest.Config) -> Role:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
@@ -150,7 +169,7 @@ def group_items(items: list[pytest.Item], role: Role, scratch: str | None) -> di
 
     Every worker computes the same split (xdist checks that all collected the same ids),
     so the file is the same whichever worker writes it last."""
-    from pytest_vidbench.shard import assign, model_of
+    from pytest_vidbench.scale.shard import assign, model_of
 
     counts: dict[str, int] = {}
     for item in items:

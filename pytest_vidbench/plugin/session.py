@@ -1,8 +1,8 @@
-"""The run's state and the order of its stages: measure → gate → store → report.
+"""The run's state: its cases, what it measured and its baseline file.
 
-Hooks in plugin.py are one-liners that call into this object. Measuring lives in measure/,
-judging in gate/, files in store/, rendering in report/; `finish()` only calls them in
-order, and its result is combined into pytest's exit status.
+The hooks (plugin/__init__.py) are one-liners that call into this object during the run,
+and run_end.py at its end: measure → gate → store → report. Measuring lives in measure/,
+judging in gate/, files in store/, rendering in report/.
 """
 
 from __future__ import annotations
@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_vidbench.cases import BenchmarkCase, case_of, check_collected, parametrize
-from pytest_vidbench.handover import WorkerOutput, benchmark_keys
 from pytest_vidbench.measure.progress import Progress
-from pytest_vidbench.options import RunOptions
-from pytest_vidbench.records import ResultRecord, RunContext, RunReport
+from pytest_vidbench.plugin.cases import BenchmarkCase, case_of, check_collected, parametrize
+from pytest_vidbench.plugin.measured import InThisProcess, Measured
+from pytest_vidbench.plugin.options import RunOptions
+from pytest_vidbench.records import ResultRecord, RunContext, RunCost, RunReport
+from pytest_vidbench.scale.handover import HandedOver, WorkerOutput, benchmark_keys
+from pytest_vidbench.scale.workers import SCRATCH_KEY, Role, Scratch, group_items, role_of
 from pytest_vidbench.store.schema import InputError
-from pytest_vidbench.workers import SCRATCH_KEY, Role, group_items, role_of
 
 if TYPE_CHECKING:  # torch, scipy and diffusers load only once a benchmark runs
     from pytest_vidbench.measure.campaign import MeasurementCampaign
     from pytest_vidbench.measure.device import DeviceSetup
     from pytest_vidbench.measure.measurements import Measurements
-    from pytest_vidbench.quality.registry import QualityMetric
     from pytest_vidbench.store.baselines import BaselineFile, BaselineStore
 
 SESSION_KEY = pytest.StashKey["VidbenchSession"]()
@@ -46,16 +46,18 @@ class VidbenchSession:
         self.failed_update = False
         self.cancelled: str | None = None  # why Ctrl-C or SIGTERM ended the run, if one did
         self.context = RunContext()  # run-level facts, filled at the end of the run
+        self.cost = RunCost()  # where this process's time goes (records.py)
         self.role: Role = role_of(config)
         self.collected_order: list[str] = []
         self.groups: dict[str, int] = {}  # model -> its group of tests (xdist workers only)
         self.handed_over: list[WorkerOutput] = []  # what the workers measured (controller)
         self.lost_workers: list[str] = []  # stopped before handing over (controller)
+        self.scratch = Scratch()  # the controller's directory for the workers' clips
         self._setup: DeviceSetup | None = None
         self._environment: dict[str, Any] | None = None
         self._campaigns: dict[int, MeasurementCampaign] = {}  # group -> its campaign
-        self._scratch: str | None = None  # the controller's directory for worker clips
-        self._worker_clips: dict[tuple[str, str], dict] | None = None
+        self.measured: Measured = HandedOver(self.handed_over) if self.role.kind == \
+            "controller" else InThisProcess(self._campaigns, self.cases, self.cost)
         self._store: BaselineStore | None = None
         self._baseline: BaselineFile | None = None
         self._references: dict[tuple[str, str], Any] = {}
@@ -83,7 +85,8 @@ class VidbenchSession:
                                       self.config.workerinput.get(SCRATCH_KEY))
 
     def collection_finished(self, items: list[pytest.Item]) -> None:
-        self.cases = {item.nodeid: case for item in items if (case := case_of(item))}
+        self.cases.clear()  # the same dict that `measured` reads
+        self.cases.update({item.nodeid: case for item in items if (case := case_of(item))})
         self.deselected = max(len(self.collected_keys) - len(self.cases), 0)
         if self.active:
             self._load_baselines()
@@ -131,7 +134,8 @@ class VidbenchSession:
     def measurements(self, key: tuple[str, str]) -> Measurements:
         """What the campaign of this test's group measured; the first test of a group runs
         it (a serial run has one group; an xdist worker one per share it was sent)."""
-        from pytest_vidbench.measure.campaign import MeasurementCampaign
+        with self.cost.phase("imports"):  # torch and diffusers, the first time
+            from pytest_vidbench.measure.campaign import MeasurementCampaign
 
         group = self.groups.get(key[0], 0)
         if group not in self._campaigns:
@@ -141,72 +145,15 @@ class VidbenchSession:
                 wanted.setdefault(case.measurement_key, case)
             campaign = MeasurementCampaign(
                 [(c.model, c.variant) for c in wanted.values()], self.device_setup(),
-                self.options.config, self._progress(), frozenset(c.kind for c in mine))
+                self.options.config, self._progress(), frozenset(c.kind for c in mine),
+                self.cost)
             self._campaigns[group] = campaign
             campaign.run()
         return self._campaigns[group].results[key]
 
-    # -- what was measured, wherever it was measured (this process or the workers) ------
-
-    @property
-    def _campaign(self) -> MeasurementCampaign | None:  # the serial run's only campaign
-        return next(iter(self._campaigns.values()), None)
-
-    def control_samples(self) -> list[float]:
-        if self.role.kind == "controller":
-            return [x for out in self.handed_over for x in out.control_samples]
-        return [x for c in self._campaigns.values() for x in c.control]
-
-    def timed_seconds(self) -> float:
-        if self.role.kind == "controller":
-            return sum(out.timed_seconds for out in self.handed_over)
-        return sum(c.timed_seconds for c in self._campaigns.values())
-
-    def clips(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-        """The frames of each (model, variant) in `keys` that was measured without error."""
-        if self.role.kind == "controller":
-            from pytest_vidbench.handover import load_clips
-
-            if self._worker_clips is None:  # read once: the store and the previews both ask
-                self._worker_clips = {k: v for out in self.handed_over
-                                      for k, v in load_clips(out.clips).items()}
-            found = self._worker_clips
-            return {k: found[k] for k in sorted(keys) if k in found}
-        out = {}
-        for campaign in self._campaigns.values():
-            for key in sorted(keys):
-                m = campaign.results.get(key)
-                if m is not None and m.error is None and m.frames:
-                    out[key] = m.frames
-        return out
-
     def release_devices(self) -> None:  # frames stay; a child process needs the device next
         for campaign in self._campaigns.values():
             campaign.release_all()
-
-    def quality_metrics(self) -> dict[str, QualityMetric]:
-        if self.role.kind == "controller":
-            from pytest_vidbench.handover import CaseInfo
-
-            infos = [CaseInfo(**c) for out in self.handed_over for c in out.cases]
-            return {i.metric: q for i in infos if (q := i.metric_thresholds()) is not None}
-        return {k.metric: k.quality for k in self.cases.values() if k.quality is not None}
-
-    def reference_keys(self) -> set[tuple[str, str]]:
-        """(model, variant) pairs whose quality tests compare against a reference clip."""
-        if self.role.kind == "controller":
-            from pytest_vidbench.handover import CaseInfo
-
-            infos = [CaseInfo(**c) for out in self.handed_over for c in out.cases]
-            return {(i.model, i.variant) for i in infos
-                    if i.quality is not None and i.quality.get("needs_reference")}
-        return {c.measurement_key for c in self.cases.values()
-                if c.quality is not None and c.quality.needs_reference}
-
-    def record_keys(self) -> set[str]:
-        if self.role.kind == "controller":
-            return {c["record_key"] for out in self.handed_over for c in out.cases}
-        return {c.record_key for c in self.cases.values()}
 
     def _progress(self) -> Progress:
         return Progress(self.config.pluginmanager.get_plugin("terminalreporter"),
@@ -221,50 +168,3 @@ class VidbenchSession:
 
     def add_record(self, record: ResultRecord) -> None:
         self.records.append(record)
-
-    # -- pytest-xdist (workers.py) ------------------------------------------------------
-
-    def configure_worker(self, workerinput: dict[str, Any]) -> None:
-        """Controller: where the workers leave their clips for the reference store."""
-        import tempfile
-
-        if not self.options.enabled:
-            return
-        if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="vidbench-workers-")
-        workerinput[SCRATCH_KEY] = self._scratch
-
-    def scheduler(self, log: Any) -> Any:
-        """Controller: xdist's scheduler, one model group per worker (workers.py)."""
-        from pytest_vidbench.workers import make_scheduler
-
-        if not self.options.enabled or self._scratch is None:
-            return None
-        return make_scheduler(self.config, log, self._scratch)
-
-    def worker_done(self, workeroutput: dict[str, Any] | None, error: Any,
-                    worker: str | None) -> None:
-        from pytest_vidbench.handover import take_over
-
-        if self.options.enabled:
-            take_over(self, workeroutput, error, worker)
-
-    def close(self) -> None:
-        if self._scratch is not None:
-            import shutil
-
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
-
-    # -- the end of the run: gate, store, report (run_end.py) -------------------------
-
-    def finish(self, exitstatus: int) -> int:
-        """Judge, update the store if asked, then report; 1 when the gate fails."""
-        from pytest_vidbench.run_end import end_run
-
-        return end_run(self, exitstatus)
-
-    def terminal_summary(self, reporter: Any) -> None:
-        from pytest_vidbench.run_end import terminal_summary
-
-        terminal_summary(self, reporter)
