@@ -75,3 +75,52 @@ def test_energy_on_cpu_is_unavailable_with_the_reason(cpu):
 def test_nvml_without_a_driver_says_why():
     with pytest.raises(NvmlUnavailable, match=r"NVML could not start: .*no NVIDIA driver"):
         match_device(0)
+
+
+def _torch_reading(prof) -> list[int]:
+    """What torch's own FunctionEvents give: each op's self memory, in start order."""
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage),
+                    key=lambda e: e.time_range.start)
+    return [e.self_cpu_memory_usage for e in events]
+
+
+def _profiled(call) -> object:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        call()
+    return prof
+
+
+def test_the_raw_reading_gives_torchs_own_self_memory_for_nested_ops_and_frees(cpu):
+    from pytest_vidbench.measure.trackers.allocation_events import kineto_self_memory
+
+    kept = [torch.ones(1000)]
+
+    def call() -> None:
+        x = torch.randn(128, 128)
+        y = torch.nn.functional.layer_norm(x @ x, (128,))  # an op with nested ops
+        kept.pop()  # a free outside any op, of a block from before the window
+        kept.append(torch.cat([y, x]).sum(0))
+        del x, y
+
+    prof = _profiled(call)
+    assert kineto_self_memory(prof) == _torch_reading(prof)
+
+
+@pytest.mark.parametrize("model", ["wan-tiny", "animatediff-tiny"])
+def test_the_raw_reading_gives_torchs_own_self_memory_on_a_pipeline(cpu, model):
+    from pytest_vidbench.config import VariantConfig
+    from pytest_vidbench.measure.generation import PipelineRunner
+    from pytest_vidbench.measure.trackers.allocation_events import kineto_self_memory
+    from pytest_vidbench.measure.trackers.memory import peak_growth
+    from pytest_vidbench.models.loading import apply_variant, build_pipeline
+    from pytest_vidbench.models.registry import ModelRegistry
+
+    entry = ModelRegistry.with_builtins().get(model)
+    pipe = apply_variant(build_pipeline(entry, VariantConfig()), VariantConfig(), cpu.torch_device)
+    runner = PipelineRunner(pipe, entry.spec, cpu)
+    _, prompt, seed = entry.spec.cases[0]
+    prof = _profiled(lambda: runner.generate(prompt, seed, None))
+    raw, torchs = kineto_self_memory(prof), _torch_reading(prof)
+    assert len(raw) > 1000 and raw == torchs and peak_growth(raw) > 0

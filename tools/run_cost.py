@@ -84,10 +84,12 @@ def main(argv: list[str]) -> int:
     if args.keep is None or args.runs < 1:
         parser.error("give --keep DIR and --runs ≥ 1, or --summarize DIR")
     args.keep.mkdir(parents=True, exist_ok=True)
-    for i in range(args.runs):
+    walls = args.keep / "walls.jsonl"
+    done = len(walls.read_text().splitlines()) if walls.exists() else 0
+    for i in range(done, done + args.runs):  # a later call adds to the same directory
         name = f"run-{i + 1:02d}.json"
         wall = run_once(args.keep / name, extra)
-        with (args.keep / "walls.jsonl").open("a", encoding="utf-8") as f:
+        with walls.open("a", encoding="utf-8") as f:
             f.write(json.dumps({"file": name, "process_wall": round(wall, 3)}) + "\n")
         print(f"{name}: {wall:.1f} s", file=sys.stderr, flush=True)
     print(summarize(args.keep))

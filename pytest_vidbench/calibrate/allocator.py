@@ -36,7 +36,11 @@ SETTINGS: dict[str, dict[str, str]] = {
     "mmap-every": {"MALLOC_MMAP_THRESHOLD_": "131072"},  # ≥ 128 KiB: fresh pages each time
     "heap-only": {"MALLOC_MMAP_THRESHOLD_": "33554432",  # glibc's largest threshold
                   "MALLOC_TRIM_THRESHOLD_": "4294967296", "MALLOC_TOP_PAD_": "268435456"},
+    # PyTorch's own (c10/core/impl/alloc_cpu.cpp): CPU blocks of ≥ 2 MiB aligned to 2 MiB
+    # and madvised for transparent huge pages, read once at the first allocation.
+    "thp": {"THP_MEM_ALLOC_ENABLE": "1"},
 }
+CLEARED = ("MALLOC_", "THP_MEM_ALLOC_ENABLE")  # what a setting may set, unset for the others
 
 
 def record(out: Path, processes: int, settings: list[str], root: Path) -> None:
@@ -45,7 +49,7 @@ def record(out: Path, processes: int, settings: list[str], root: Path) -> None:
         for name in settings:
             directory = out / name
             directory.mkdir(parents=True, exist_ok=True)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+            env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
             started = time.monotonic()
             done = subprocess.run(
                 [sys.executable, "-m", "pytest", "benchmarks/", "--vidbench", "-k", "latency",

@@ -98,8 +98,9 @@ class VidbenchSession:
     # -- measuring -----------------------------------------------------------------
 
     def device_setup(self) -> DeviceSetup:
-        from pytest_vidbench.measure.cpu_allocator import AllocatorUnavailable
-        from pytest_vidbench.measure.device import DeviceUnavailable, apply_device_setup
+        with self.cost.phase("imports"):  # torch, the first time
+            from pytest_vidbench.measure.cpu_allocator import AllocatorUnavailable
+            from pytest_vidbench.measure.device import DeviceUnavailable, apply_device_setup
 
         if self._setup is None:
             c = self.options.config

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import torch
 
 from pytest_vidbench.measure.device import DeviceSetup, synchronize
+from pytest_vidbench.measure.trackers.allocation_events import kineto_self_memory
 from pytest_vidbench.measure.trackers.base import Tracker
 from pytest_vidbench.measure.trackers.nvml import (
     NvmlUnavailable,
@@ -94,13 +95,12 @@ class CpuMemoryTracker(Tracker):
         self._profiler.__exit__(None, None, None)
         # Each allocation counted once, at the innermost op that made it ("self" memory;
         # an op's total repeats its children's); "[memory]" events are frees outside ops.
-        events = sorted((e for e in self._profiler.events() if e.self_cpu_memory_usage),
-                        key=lambda e: e.time_range.start)
-        peak = peak_growth(e.self_cpu_memory_usage for e in events)
+        deltas = kineto_self_memory(self._profiler)
+        peak = peak_growth(deltas)
         self._profiler = None
         self._last = {"method": "torch.profiler allocation events (live tensor bytes)",
                       "definition": DEFINITION,
-                      "allocation_events": len(events),
+                      "allocation_events": len(deltas),
                       "rss_before_bytes": self._rss_before,
                       "rss_after_bytes": (_status_kib("VmRSS") or 0) * 1024}
         return float(peak)
