@@ -9,6 +9,11 @@ diffusers' classes likewise.
 """
 
 import contextlib
+import os
+
+# This process's torch starts below without huge pages (pytest_vidbench/measure/huge_pages.py);
+# its subprocess runs are told so, as a run tells its fresh processes.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "0")
 
 import cv2  # noqa: F401
 import diffusers  # noqa: F401

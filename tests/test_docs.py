@@ -184,7 +184,7 @@ def test_slugs_follow_github() -> None:
 # --- the machine-written calibration blocks ---
 
 
-@pytest.mark.parametrize("label", [None, "fresh-pages", "gate-drift"])
+@pytest.mark.parametrize("label", [None, "thp", "fresh-pages", "gate-drift"])
 def test_calibration_blocks_are_where_the_writer_looks(tmp_path: Path, label: str | None) -> None:
     """`python -m pytest_vidbench.calibrate ... --readme docs/calibration.md` finds each block,
     once, and writing its present content back changes nothing around it."""

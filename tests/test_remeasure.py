@@ -63,5 +63,9 @@ def test_a_slowdown_that_a_fresh_process_does_not_show_is_not_a_regression(
     run = project_with_history.runpytest("--vidbench", "-k", "toy")
     assert run.ret == pytest.ExitCode.OK
     verdict = latency_of(project_with_history, "toy")["verdict"]
-    assert verdict["status"] in ("unchanged", "suspicious") and verdict["remeasured"]
-    assert "did not show the slowdown again" in verdict["reason"]
+    assert verdict["remeasured"]
+    # Unchanged when the fresh processes show nothing; suspicious when, over the whole
+    # budget, they show some slowdown but not enough: either way the gate passes.
+    reason = {"unchanged": "did not show the slowdown again",
+              "suspicious": "not enough to fail the gate"}[verdict["status"]]
+    assert reason in verdict["reason"]

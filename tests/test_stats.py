@@ -110,3 +110,13 @@ def test_a_confirmation_design_gains_from_processes_and_calls_but_never_past_the
     assert here.se > drift and (drift == 0 or here.z_at_15 < math.log(1.15) / drift)
     # an offset this size is a floor for one process, however many calls it makes
     assert here.process_sd >= offset
+
+
+@given(st.floats(-40, 40, allow_nan=False), st.one_of(st.floats(0.5, 1e6), st.just(math.inf)))
+def test_the_t_tail_and_quantile_are_scipy_stats_own(t, df):
+    from scipy import stats as sps
+
+    dist = sps.norm if math.isinf(df) else sps.t(df)
+    assert stats.t_upper_p(t, df) == float(dist.sf(t))
+    p = min(max(stats.t_upper_p(t, df), 1e-300), 1 - 1e-16)
+    assert stats.t_quantile(p, df) == float(dist.ppf(p))

@@ -19,7 +19,10 @@ WORSE = {"TOY_NOISE": "0.3", "TOY_EXTRA_MIB": "64", "TOY_SLEEP": "0.2"}
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("--vidbench", "-p", "no:cacheprovider", *args)
+    """A run with xdist in its own process; a serial one (no -n) in this one, which has
+    torch loaded already."""
+    run = pytester.runpytest_subprocess if "-n" in args else pytester.runpytest
+    return run("--vidbench", "-p", "no:cacheprovider", *args)
 
 
 def _statuses(pytester: pytest.Pytester) -> dict[str, str]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU-truth check (docs/gpu.md): tools/gpu_check.sh OUTDIR [--cpu]
 # On a fresh machine, installs what is missing from carried wheels first:
-#   VIDBENCH_WHEELS=shared/wheels tools/gpu_check.sh out/
+#   tools/gpu_wheels.sh && VIDBENCH_WHEELS=.gpu-wheels tools/gpu_check.sh out/
 # Writes OUTDIR/summary.json and OUTDIR/summary.md; a failed step is recorded, not fatal.
 set -u
 if [ $# -lt 1 ]; then

@@ -50,17 +50,15 @@ def rows_of(document: dict, process_wall: float) -> dict[str, float]:
 
 
 def table(runs: list[dict[str, float]]) -> str:
-    names = list(runs[0])
     wall = statistics.median(r["process wall"] for r in runs)
     lines = ["| phase | median s | of the process's wall | runs |", "|---|---|---|---|"]
-    for name in names:
+    for name in runs[0]:
         values = [r[name] for r in runs]
         median = statistics.median(values)
-        ratio = name.endswith("/ timed")
-        share = "" if ratio or name == "process wall" else f"{100 * median / wall:.0f}%"
-        each = " ".join(f"{v:.2f}" if ratio else f"{v:.1f}" for v in values)
-        lines.append(f"| {name} | {median:.2f} | {share} | {each} |" if ratio else
-                     f"| {name} | {median:.1f} | {share} | {each} |")
+        digits = 2 if name.endswith("/ timed") else 1
+        share = "" if digits == 2 or name == "process wall" else f"{100 * median / wall:.0f}%"
+        each = " ".join(f"{v:.{digits}f}" for v in values)
+        lines.append(f"| {name} | {median:.{digits}f} | {share} | {each} |")
     return "\n".join(lines)
 
 

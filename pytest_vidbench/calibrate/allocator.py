@@ -31,10 +31,13 @@ from pytest_vidbench.calibrate.noise import components, documents, fit_documents
 
 # glibc reads these at start-up (mallopt(3)); setting the threshold also fixes it, which
 # turns off its dynamic growth.
+# Every setting but "thp" runs torch without huge pages (the plugin's default before
+# cpu_huge_pages, measure/huge_pages.py), so the allocator is all that differs.
+NO_THP = {"THP_MEM_ALLOC_ENABLE": "0"}
 SETTINGS: dict[str, dict[str, str]] = {
-    "default": {},
-    "mmap-every": {"MALLOC_MMAP_THRESHOLD_": "131072"},  # ≥ 128 KiB: fresh pages each time
-    "heap-only": {"MALLOC_MMAP_THRESHOLD_": "33554432",  # glibc's largest threshold
+    "default": NO_THP,
+    "mmap-every": {**NO_THP, "MALLOC_MMAP_THRESHOLD_": "131072"},  # ≥ 128 KiB: fresh pages
+    "heap-only": {**NO_THP, "MALLOC_MMAP_THRESHOLD_": "33554432",  # glibc's largest
                   "MALLOC_TRIM_THRESHOLD_": "4294967296", "MALLOC_TOP_PAD_": "268435456"},
     # PyTorch's own (c10/core/impl/alloc_cpu.cpp): CPU blocks of ≥ 2 MiB aligned to 2 MiB
     # and madvised for transparent huge pages, read once at the first allocation.

@@ -17,6 +17,7 @@ from pytest_vidbench.cli.health import (
     nvml_text,
     nvml_try,
 )
+from pytest_vidbench.measure import huge_pages
 
 
 def gpu_checks() -> tuple[list[Check], list[dict[str, Any]]]:
@@ -90,8 +91,13 @@ def _setup(config: Any, checks: list[Check]) -> Any:
         device = resolve_device("auto")
     # apply_device_setup pins the thread count on CPU only.
     threads = config.threads if device == "cpu" else torch.get_num_threads()
+    # What a run would ask for before its torch starts (measure/huge_pages.py): an exported
+    # THP_MEM_ALLOC_ENABLE wins over the config.
+    exported = os.environ.get(huge_pages.VARIABLE)
+    thp = exported.strip() == "1" if exported is not None else config.cpu_huge_pages
     return DeviceSetup(device=device, threads=threads, tf32=config.tf32,
-                       deterministic=config.deterministic, cpu_allocator=config.cpu_allocator)
+                       deterministic=config.deterministic, cpu_allocator=config.cpu_allocator,
+                       cpu_huge_pages=thp)
 
 
 def collect(config: Any) -> dict[str, Any]:

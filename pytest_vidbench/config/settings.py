@@ -96,6 +96,7 @@ class VidbenchConfig:
     device: str = "auto"
     threads: int = 1
     cpu_allocator: str = "default"  # "fresh-pages": measure/cpu_allocator.py
+    cpu_huge_pages: bool = True  # torch's THP_MEM_ALLOC_ENABLE: measure/huge_pages.py
     warmup: int = 1
     rounds: int = 10  # rounds buy precision; calls per round barely do (docs/calibration.md)
     calls_per_round: int = 3
@@ -224,6 +225,7 @@ def parse_thresholds(table: Any, where: str) -> Thresholds:
 _SCALARS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "device": (str, "'auto', 'cpu' or 'cuda[:N]'"),
     "cpu_allocator": (str, "'default' or 'fresh-pages'"),
+    "cpu_huge_pages": (bool, "true or false"),
     "tf32": (bool, "true or false"),
     "deterministic": (bool, "true or false"),
     "interleave": (bool, "true or false"),

@@ -22,6 +22,7 @@ class DeviceSetup:
     tf32: bool  # TF32 matmuls on Ampere+; changes numerics, so it is recorded
     deterministic: bool
     cpu_allocator: str = "default"  # measure/cpu_allocator.py; part of the environment key
+    cpu_huge_pages: bool = False  # measure/huge_pages.py, as torch runs; part of the key too
 
     @property
     def is_cuda(self) -> bool:
@@ -75,6 +76,7 @@ def apply_device_setup(requested: str, threads: int, tf32: bool, deterministic: 
                        cpu_allocator: str = "default") -> DeviceSetup:
     """Apply thread pinning, numerics flags and the C allocator setting process-wide;
     return what was applied. Raises DeviceUnavailable or AllocatorUnavailable."""
+    from pytest_vidbench.measure import huge_pages
     from pytest_vidbench.measure.cpu_allocator import apply_cpu_allocator
 
     device = resolve_device(requested)
@@ -95,7 +97,8 @@ def apply_device_setup(requested: str, threads: int, tf32: bool, deterministic: 
         # cuBLAS needs this for deterministic GEMMs; setting it is harmless on CPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return DeviceSetup(device=device, threads=torch.get_num_threads(), tf32=tf32,
-                       deterministic=deterministic, cpu_allocator=cpu_allocator)
+                       deterministic=deterministic, cpu_allocator=cpu_allocator,
+                       cpu_huge_pages=huge_pages.settle())
 
 
 def seed_everything(seed: int) -> None:

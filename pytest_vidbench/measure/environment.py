@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from pytest_vidbench.measure import huge_pages
 from pytest_vidbench.measure.cpu_allocator import key_suffix
 from pytest_vidbench.measure.device import DeviceSetup
 from pytest_vidbench.measure.trackers.nvml import NvmlUnavailable, match_device, nvml_module
@@ -94,6 +95,7 @@ def collect_environment(setup: DeviceSetup, rootdir: Path, workers: int = 1) -> 
         "tf32": setup.tf32,
         "deterministic": setup.deterministic,
         "cpu_allocator": setup.cpu_allocator,
+        "cpu_huge_pages": setup.cpu_huge_pages,
         "torch": torch.__version__,
         "diffusers": _version("diffusers"),
         "transformers": _version("transformers"),
@@ -124,14 +126,15 @@ def torch_minor(version: str) -> str:
 
 def environment_key(environment: dict[str, Any]) -> str:
     """Baselines are comparable only within one key: device kind, its model, torch minor,
-    the number of xdist workers sharing the machine when there are several, and the C
-    allocator setting when it is not the default."""
+    the number of xdist workers sharing the machine when there are several, the C
+    allocator setting when it is not the default, and torch's CPU huge pages when on."""
     workers = environment.get("workers") or 1
     return (
         f"{environment['device_kind']}-{_slug(str(environment['device_name']))}"
         f"-torch{torch_minor(str(environment['torch']))}"
         + (f"-workers{workers}" if isinstance(workers, int) and workers > 1 else "")
         + key_suffix(str(environment.get("cpu_allocator") or "default"))
+        + huge_pages.key_suffix(environment.get("cpu_huge_pages") is True)
     )
 
 

@@ -18,7 +18,7 @@ from pytest_vidbench.plugin.fixtures import (  # noqa: F401  (fixtures are found
     vidbench_result,
     vidbench_session,
 )
-from pytest_vidbench.plugin.options import add_options, resolve_options
+from pytest_vidbench.plugin.options import add_options, prepare_process, resolve_options
 from pytest_vidbench.plugin.session import SESSION_KEY, VidbenchSession
 from pytest_vidbench.plugin.termination import trap_sigterm, untrap_sigterm
 from pytest_vidbench.scale.handover import take_over
@@ -37,6 +37,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the first conftest files can import torch
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    prepare_process(early_config, args)
 
 
 @pytest.hookimpl(wrapper=True)  # before pytest-xdist's own (tryfirst) turns -n into --dist load

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_vidbench.config.checks import ConfigError, validate_cpu_allocator, validate_device
 from pytest_vidbench.config.settings import ModelConfig, VidbenchConfig, load_pyproject_config
+from pytest_vidbench.measure import huge_pages
 
 # (option suffix, config field, type, help); None field: not a config override.
 _OVERRIDES: tuple[tuple[str, str, type, str], ...] = (
@@ -122,13 +123,27 @@ def _apply_overrides(config: VidbenchConfig, pytest_config: pytest.Config) -> Vi
     return dataclasses.replace(config, **changes)
 
 
+def _pyproject(pytest_config: pytest.Config) -> Path:
+    inipath = pytest_config.inipath
+    use_ini = inipath is not None and inipath.name == "pyproject.toml"
+    return inipath if use_ini else Path(pytest_config.rootpath) / "pyproject.toml"
+
+
+def prepare_process(early_config: pytest.Config, args: list[str]) -> None:
+    """Before any conftest file loads: what must be in place before torch starts."""
+    if not getattr(early_config.known_args_namespace, "vidbench", False):
+        return  # not a benchmark run: the plugin changes nothing of the user's tests
+    try:
+        enabled = load_pyproject_config(_pyproject(early_config)).cpu_huge_pages
+    except ConfigError:
+        return  # pytest_configure reports it, with the key and the fix
+    huge_pages.request(enabled)
+
+
 def resolve_options(pytest_config: pytest.Config) -> RunOptions:
     """Read pyproject.toml at the rootdir and apply the command line. Raises ConfigError."""
     rootdir = Path(pytest_config.rootpath)
-    inipath = pytest_config.inipath
-    use_ini = inipath is not None and inipath.name == "pyproject.toml"
-    pyproject = inipath if use_ini else rootdir / "pyproject.toml"
-    config = _apply_overrides(load_pyproject_config(pyproject), pytest_config)
+    config = _apply_overrides(load_pyproject_config(_pyproject(pytest_config)), pytest_config)
     getoption = pytest_config.getoption
     return RunOptions(
         enabled=bool(getoption("--vidbench")),

@@ -38,6 +38,8 @@ def baseline_environment(environment: dict[str, Any]) -> dict[str, Any]:
         kept["workers"] = environment["workers"]
     if (environment.get("cpu_allocator") or "default") != "default":  # so do default ones
         kept["cpu_allocator"] = environment["cpu_allocator"]
+    if environment.get("cpu_huge_pages") is True:
+        kept["cpu_huge_pages"] = True
     return kept
 
 
