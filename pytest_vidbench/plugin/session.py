@@ -98,11 +98,10 @@ class VidbenchSession:
     # -- measuring -----------------------------------------------------------------
 
     def device_setup(self) -> DeviceSetup:
-        with self.cost.phase("imports"):  # torch, the first time
-            from pytest_vidbench.measure.cpu_allocator import AllocatorUnavailable
-            from pytest_vidbench.measure.device import DeviceUnavailable, apply_device_setup
-
         if self._setup is None:
+            with self.cost.phase("imports"):  # torch, unless a conftest loaded it already
+                from pytest_vidbench.measure.cpu_allocator import AllocatorUnavailable
+                from pytest_vidbench.measure.device import DeviceUnavailable, apply_device_setup
             c = self.options.config
             try:
                 self._setup = apply_device_setup(c.device, c.threads, c.tf32, c.deterministic,
@@ -135,11 +134,11 @@ class VidbenchSession:
     def measurements(self, key: tuple[str, str]) -> Measurements:
         """What the campaign of this test's group measured; the first test of a group runs
         it (a serial run has one group; an xdist worker one per share it was sent)."""
-        with self.cost.phase("imports"):  # torch and diffusers, the first time
-            from pytest_vidbench.measure.campaign import MeasurementCampaign
-
         group = self.groups.get(key[0], 0)
         if group not in self._campaigns:
+            with self.cost.phase("imports"):  # diffusers and the trackers, the first time
+                from pytest_vidbench.measure.campaign import MeasurementCampaign
+
             mine = [c for c in self.cases.values() if self.groups.get(c.model.name, 0) == group]
             wanted: dict[tuple[str, str], BenchmarkCase] = {}
             for case in mine:
