@@ -4,7 +4,7 @@
     python tools/run_cost.py --summarize docs/traces/run-cost-DATE/LABEL
 
 Each run is `pytest benchmarks/ --vidbench` in its own process (extra pytest arguments after
-`--`), timed from outside; its results file's run.cost (records.py `RunCost`) splits the
+`--`), timed from outside; its results file's run.cost (records/ `RunCost`) splits the
 session's time. `startup` is what the process spends before the plugin's session starts
 (interpreter, pytest, plugins); `pytest and the rest` is the session's time outside every
 phase (collection, the test protocol, writing the reports).

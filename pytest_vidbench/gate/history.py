@@ -1,4 +1,4 @@
-"""The newest stable part of a test's baseline history (`TestHistory`, in records.py).
+"""The newest stable part of a test's baseline history (`TestHistory`, in records/).
 
 The store turns its files into histories (store/histories.py); the gate never reads files.
 Runs of one session share their `date`, which is how the views join the models of one past

@@ -12,6 +12,7 @@ import statistics
 from dataclasses import dataclass, field, replace
 
 from pytest_vidbench.config import Thresholds
+from pytest_vidbench.gate.against import Pairing, judge_against
 from pytest_vidbench.gate.confirm import Policy, Remeasure, confirm
 from pytest_vidbench.gate.decide import TimingInput, decide, stage1
 from pytest_vidbench.gate.history import TestHistory
@@ -77,10 +78,11 @@ def history_extra(test: TestHistory) -> dict:
 
 class Judge:
     def __init__(self, thresholds: Thresholds, quality_metrics: dict,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, pairing: Pairing | None = None) -> None:
         self.thresholds = thresholds
         self.quality_metrics = quality_metrics  # metric name -> QualityMetric
         self.policy = policy or policy_of(thresholds)
+        self.pairing = pairing  # --vidbench-against: timing is decided on pairs
 
     def _min_effect(self, kind: str) -> float:
         t = self.thresholds
@@ -90,7 +92,7 @@ class Judge:
               remeasure: Remeasure | None) -> None:
         """Set `verdict` on every record that ran (skipped records keep None)."""
         histories = comparison.histories or {}
-        timing: list[tuple[ResultRecord, TestHistory]] = []
+        timing: list[tuple[ResultRecord, TestHistory | None]] = []
         deviation = control_deviation(context, histories)
         if deviation is not None and abs(deviation) > math.log1p(CONTROL_NOTE):
             comparison.notes.append(
@@ -100,7 +102,7 @@ class Judge:
         for record in records:
             test = histories.get(record.key)
             verdict = self._verdict(record, comparison, test)
-            if verdict is None and record.status == "ok" and test is not None:
+            if verdict is None and record.status == "ok" and (test is not None or self.pairing):
                 timing.append((record, test))
             record.verdict = verdict
             if verdict is not None and test is not None and verdict.status != "new":
@@ -114,6 +116,9 @@ class Judge:
             return None
         if record.status == "error":
             return Verdict("error", reason=record.error or "the test failed")
+        if self.pairing is not None and record.kind in ("latency", "energy") \
+                and record.value is not None:
+            return None  # judged on pairs, history or not
         if comparison.incomparable:
             return Verdict("incomparable", reason=comparison.warnings()[0])
         metric = self.quality_metrics.get(record.metric) if record.kind == "quality" else None
@@ -141,10 +146,20 @@ class Judge:
         return judge_quality(metric, labelled,
                              dict(zip(test.sample_labels, test.samples, strict=False)))
 
-    def _judge_timing(self, timing: list[tuple[ResultRecord, TestHistory]],
+    def _judge_timing(self, timing: list[tuple[ResultRecord, TestHistory | None]],
                       histories: dict[str, TestHistory], context: RunContext,
                       remeasure: Remeasure | None) -> None:
         if not timing:
+            return
+        if self.pairing is not None:
+            control = context.control if self.thresholds.control else None
+            found = judge_against(timing, histories, control, self.policy,
+                                  {r.key: self._min_effect(r.kind) for r, _ in timing},
+                                  self.pairing)
+            for record, test in timing:
+                record.verdict = found[record.key]
+                if test is not None:
+                    record.verdict.extra.update(history_extra(test))
             return
         inputs = [TimingInput(r.key, r.kind, float(r.value or 0), tuple(r.samples),
                               self._min_effect(r.kind)) for r, _ in timing]
@@ -176,7 +191,7 @@ class Judge:
         verdicts.update(s1.short)
         for record, test in timing:
             record.verdict = verdicts[record.key]
-            record.verdict.extra.update(history_extra(test))
+            record.verdict.extra.update(history_extra(test))  # type: ignore[arg-type]
 
 
 def with_creep(own: Verdict, creep: Verdict, label: str | None) -> Verdict:

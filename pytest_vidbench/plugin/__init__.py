@@ -8,6 +8,7 @@ import pytest
 
 from pytest_vidbench import hookspec
 from pytest_vidbench.config import ConfigError
+from pytest_vidbench.plugin.against import open_against
 from pytest_vidbench.plugin.fixtures import (  # noqa: F401  (fixtures are found by name)
     vidbench_device,
     vidbench_energy,
@@ -60,6 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-vidbench: {error}") from None
     session = config.stash[SESSION_KEY] = VidbenchSession(config, options)
     if options.enabled:
+        session.against = open_against(config, options.config, options.update_baselines,
+                                       session.messages, session.note)
         check_layout(session.role, options.config.device)
         pin_worker(session.role)
         trap_sigterm(config)
@@ -69,6 +72,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     untrap_sigterm(config)
     if SESSION_KEY in config.stash:
         _session(config).scratch.remove()
+        if (against := _session(config).against) is not None:
+            against.close()
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, before any worker starts
@@ -131,7 +136,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from pytest_vidbench.plugin.run_end import end_run  # gate, store, report: only now
 
-    if end_run(_session(session.config), exitstatus) and session.exitstatus == 0:
+    status = end_run(_session(session.config), exitstatus)
+    if status == pytest.ExitCode.USAGE_ERROR:  # --vidbench-against: base could not be run
+        session.exitstatus = status
+    elif status and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -12,6 +12,7 @@ import pytest
 from pytest_vidbench.config.checks import ConfigError, validate_cpu_allocator, validate_device
 from pytest_vidbench.config.settings import ModelConfig, VidbenchConfig, load_pyproject_config
 from pytest_vidbench.measure import huge_pages
+from pytest_vidbench.plugin.against import add_against_options
 
 # (option suffix, config field, type, help); None field: not a config override.
 _OVERRIDES: tuple[tuple[str, str, type, str], ...] = (
@@ -63,6 +64,7 @@ def add_options(parser: pytest.Parser) -> None:
                     help="write a self-contained HTML report here")
     group.addoption("--vidbench-prometheus", default=None, metavar="PATH",
                     help="write the results as a Prometheus textfile (node_exporter) here")
+    add_against_options(group)
 
 
 @dataclass(frozen=True)

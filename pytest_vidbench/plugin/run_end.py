@@ -7,71 +7,24 @@ state, call each stage once, and return pytest's share of the exit status.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_vidbench.gate.confirm import ConfirmationFailed, Remeasure
 from pytest_vidbench.gate.judge import Comparison, Judge, policy_of
-from pytest_vidbench.measure.fresh import (
-    CHILD_ENV,
-    FreshProcessError,
-    carried_options,
-    in_child_process,
-    run_child,
-)
-from pytest_vidbench.records import FreshRun, RunContext, RunReport
+from pytest_vidbench.measure.arms import OTHER_TREE_ENV, foreign_modules
+from pytest_vidbench.measure.fresh import in_child_process
+from pytest_vidbench.measure.worktree import AgainstError
+from pytest_vidbench.plugin.remeasure import more_runs, remeasure_in_fresh_processes
+from pytest_vidbench.records import RunContext, RunReport
 from pytest_vidbench.store.histories import histories
 from pytest_vidbench.store.schema import InputError
 
 if TYPE_CHECKING:
     from pytest_vidbench.plugin.session import VidbenchSession
-
-
-def _remeasure(session: VidbenchSession) -> Remeasure:
-    c = session.options.config
-    setup = session.device_setup()
-    ids = {r.key: r.test_id for r in session.records}
-    passthrough = [f"--vidbench-device={setup.device}", f"--vidbench-threads={c.threads}",
-                   f"--vidbench-cpu-allocator={setup.cpu_allocator}",
-                   f"--vidbench-warmup={min(c.warmup, 1)}",
-                   f"--vidbench-rounds={c.remeasure_rounds}",
-                   f"--vidbench-calls-per-round={c.remeasure_calls}"]
-    for name in ("--vidbench-models", "--vidbench-metrics"):
-        if (value := session.config.getoption(name)) is not None:
-            passthrough.append(f"{name}={value}")
-    option = session.config.option
-    passthrough += carried_options(getattr(option, "plugins", None) or [],
-                                   getattr(option, "override_ini", None) or [])
-    timeout = max(300.0, 3 * session.measured.timed_seconds())
-    progress = session._progress()
-
-    def remeasure(suspects: list[str], refs: list[str]) -> FreshRun:
-        session.release_devices()  # the child needs the device the parent still holds
-        progress.note(f"re-measuring in a fresh process: {', '.join(suspects)}"
-                      + (f" (references: {', '.join(refs)})" if refs else ""))
-        try:
-            child = run_child([ids[k] for k in [*suspects, *refs] if k in ids],
-                              session.options.rootdir, session.config.inipath, passthrough,
-                              timeout)
-        except FreshProcessError as error:
-            raise ConfirmationFailed(str(error)) from None
-        values = {r.key: float(r.value) for r in child.records
-                  if r.status == "ok" and r.value and r.kind in ("latency", "energy")}
-        missing = [k for k in suspects if k not in values]
-        if missing:
-            raise ConfirmationFailed(f"the fresh process measured no value for "
-                                     f"{', '.join(missing)}")
-        samples = child.run.get("control_samples") or []
-        control = RunContext(control_samples=[float(x) for x in samples]).control
-        return FreshRun(values, control, c.remeasure_rounds * c.remeasure_calls,
-                        float(child.run.get("timed_seconds") or 0.0))
-
-    return remeasure
 
 
 def _shards(session: VidbenchSession) -> int:
@@ -90,15 +43,20 @@ def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, 
     context = RunContext(control_samples=session.measured.control_samples(),
                          calls=c.rounds * c.calls_per_round, cost=session.cost)
     session.context = context
+    pairing = session.against if not interrupted else None
     can = c.remeasure and not in_child_process() and not interrupted \
-        and not session.options.update_baselines
+        and not session.options.update_baselines and pairing is None
     policy = policy_of(c.thresholds, c.remeasure_runs, c.remeasure_references)
     shards = _shards(session)
     if shards > 1:  # each shard one family at α/N: the union of N gates keeps α (Bonferroni)
         policy = replace(policy, alpha=policy.alpha / shards)
     context.alpha = policy.alpha
-    judge = Judge(c.thresholds, session.measured.quality_metrics(), policy)
-    judge.judge(session.records, comparison, context, _remeasure(session) if can else None)
+    judge = Judge(c.thresholds, session.measured.quality_metrics(), policy, pairing)
+    if pairing is not None:
+        session.release_devices()  # the arms' processes need the device
+        context.side_by_side = pairing.record
+    remeasure = remeasure_in_fresh_processes(session) if can else None
+    judge.judge(session.records, comparison, context, remeasure)
     return comparison, context
 
 
@@ -147,31 +105,7 @@ def update_store(session: VidbenchSession, exitstatus: int, interrupted: bool) -
     if regressed:
         line += (f" (recorded on purpose although it regressed: {', '.join(regressed)}; "
                  "their new history entries are flagged \"regressed\")")
-    return line + _more_runs(session)
-
-
-def _more_runs(session: VidbenchSession) -> str:
-    """--vidbench-runs N: N − 1 more runs, each in its own process, appended in turn."""
-    extra = session.options.runs - 1
-    if extra <= 0 or in_child_process():
-        return ""
-    args: list[str] = []
-    skip = False
-    for a in session.config.invocation_params.args:
-        if skip or a.startswith("--vidbench-runs"):
-            skip = a == "--vidbench-runs"  # its value is the next argument
-            continue
-        args.append(a)
-    done = 0
-    for _ in range(extra):
-        child = subprocess.run([sys.executable, "-m", "pytest", *args, "-q"],
-                               cwd=session.config.invocation_params.dir,
-                               env=dict(os.environ, **{CHILD_ENV: "1"}), check=False,
-                               capture_output=True, text=True)
-        if child.returncode != 0:
-            break
-        done += 1
-    return f"; {1 + done} of {session.options.runs} runs recorded"
+    return line + more_runs(session)
 
 
 def run_info(session: VidbenchSession, report: RunReport, context: RunContext) -> dict[str, Any]:
@@ -184,6 +118,8 @@ def run_info(session: VidbenchSession, report: RunReport, context: RunContext) -
         **context.to_json(),
         "baseline_file": str(store.path) if store else None,
         "baselines_updated": report.baselines_updated, "interrupted": report.interrupted,
+        **({"foreign_modules": foreign_modules(Path(other))}
+           if (other := os.environ.get(OTHER_TREE_ENV)) else {}),
     }
 
 
@@ -191,6 +127,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
     """Judge, update the store if asked, then report; 1 when the gate fails."""
     from pytest_vidbench.report.build import build_report
     from pytest_vidbench.report.outputs import write_outputs
+    from pytest_vidbench.report.paired import blind_spots
 
     if session.role.kind == "worker":  # the controller judges, stores and reports
         if session.active:
@@ -209,7 +146,11 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         session.cost.add(session.measured.cost())
     cost = session.cost
     with cost.phase("judge"):
-        comparison, context = judge_run(session, interrupted)
+        try:
+            comparison, context = judge_run(session, interrupted)
+        except AgainstError as error:  # nothing is written: the run compared nothing
+            session.against_error = str(error)
+            return pytest.ExitCode.USAGE_ERROR
     with cost.phase("store"):
         updated = update_store(session, exitstatus, interrupted) \
             if session.options.update_baselines else None
@@ -227,6 +168,8 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         time.monotonic() - session.started, timed, session.messages,
         session.options.gate_enforced, updated, interrupted=session.cancelled is not None)
     report.frame_roots = frame_previews(session)
+    report.side_by_side = context.side_by_side
+    report.warnings += blind_spots(session.records)
     session.report = report
     cost.report += time.perf_counter() - report_started  # up to the writes, which it is in
     write_outputs(report, session.options, run_info(session, report, context))
@@ -265,6 +208,11 @@ def frame_previews(session: VidbenchSession) -> tuple[str, ...]:
 
 
 def terminal_summary(session: VidbenchSession, reporter: Any) -> None:
+    if session.against_error is not None:
+        reporter.write_sep("=", "vidbench")
+        reporter.write_line(f"ERROR: {session.against_error}", red=True)
+        reporter.write_line("nothing was judged or written (exit 4)")
+        return
     if session.report is None:
         if not session.options.enabled and session.collected_keys:
             reporter.write_line(f"vidbench: {len(session.collected_keys)} benchmark tests "
@@ -276,7 +224,7 @@ def terminal_summary(session: VidbenchSession, reporter: Any) -> None:
 
     first: list[str] = []
     store, baseline = session._store, session._baseline
-    if store is not None and not session.options.update_baselines:
+    if store is not None and not session.options.update_baselines and session.against is None:
         tests = baseline.tests if baseline else {}
         history = {k: len(tests[k].history) if k in tests else 0
                    for k in session.measured.record_keys()}

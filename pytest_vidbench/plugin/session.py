@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_vidbench.measure.progress import Progress
+from pytest_vidbench.plugin.against import Against, keep_only
 from pytest_vidbench.plugin.cases import BenchmarkCase, case_of, check_collected, parametrize
 from pytest_vidbench.plugin.measured import InThisProcess, Measured
 from pytest_vidbench.plugin.options import RunOptions
@@ -46,7 +47,7 @@ class VidbenchSession:
         self.failed_update = False
         self.cancelled: str | None = None  # why Ctrl-C or SIGTERM ended the run, if one did
         self.context = RunContext()  # run-level facts, filled at the end of the run
-        self.cost = RunCost()  # where this process's time goes (records.py)
+        self.cost = RunCost()  # where this process's time goes (records/)
         self.role: Role = role_of(config)
         self.collected_order: list[str] = []
         self.groups: dict[str, int] = {}  # model -> its group of tests (xdist workers only)
@@ -61,6 +62,8 @@ class VidbenchSession:
         self._store: BaselineStore | None = None
         self._baseline: BaselineFile | None = None
         self._references: dict[tuple[str, str], Any] = {}
+        self.against: Against | None = None  # --vidbench-against: plugin/against.py
+        self.against_error: str | None = None  # why the side-by-side run could not finish
 
     # -- collection ----------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class VidbenchSession:
 
     def selected(self, items: list[pytest.Item]) -> None:
         """After -k/-m and --vidbench-shard: an xdist worker splits what is left by model."""
+        keep_only(self.config, items, lambda i: c.record_key if (c := case_of(i)) else None)
         if self.options.enabled and self.role.kind == "worker":
             self.groups = group_items(items, self.role,
                                       self.config.workerinput.get(SCRATCH_KEY))
@@ -154,6 +158,9 @@ class VidbenchSession:
     def release_devices(self) -> None:  # frames stay; a child process needs the device next
         for campaign in self._campaigns.values():
             campaign.release_all()
+
+    def note(self, line: str) -> None:
+        self._progress().note(line)
 
     def _progress(self) -> Progress:
         return Progress(self.config.pluginmanager.get_plugin("terminalreporter"),

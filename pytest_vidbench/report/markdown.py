@@ -104,6 +104,8 @@ def _verdict_cell(row: Row) -> str:
         text += " (re-measured)"
     if row.note:
         text += ": " + escape_md(end_ellipsis(row.note, 200))
+    if row.paired:
+        text += f" ({escape_md(row.paired)})"
     return text
 
 

@@ -26,6 +26,7 @@ from pytest_vidbench.report.format import (
     stage_name,
     timing_sentence,
 )
+from pytest_vidbench.report.paired import paired_current, paired_text, trees_phrase
 from pytest_vidbench.store.schema import is_number
 
 # Names are capped before any renderer sees them, so that a 10 kB model name cannot blow a
@@ -75,6 +76,7 @@ class Row:
     stages: list[StageLine] = field(default_factory=list)
     # Latency only: (what it was normalised by, the normalised change, the control's change).
     normalized_change: tuple[str, str, str] | None = None
+    paired: str = ""  # side by side: its pairs, its bound and what it could see
 
     @property
     def direction_hint(self) -> str:
@@ -171,13 +173,14 @@ def build_row(record: ResultRecord) -> Row:
         variant=clean_text(record.variant, NAME_CAP) or MISSING,
         metric=clean_text(record.metric, NAME_CAP) or MISSING,
         baseline=format_value(verdict.baseline if verdict else None, unit),
-        current=format_value(record.value, unit),
+        current=format_value(paired_current(record) or record.value, unit),
         change=format_change(pct),
         bound=format_bound(record, unit),
         note=note,
         change_value=pct,
         stages=stage_lines(record),
         normalized_change=_normalized_change(record),
+        paired=paired_text(record),
     )
 
 
@@ -251,7 +254,9 @@ def context_parts(report: RunReport, escape: Callable[[object, int | None], str]
     parts = [device] + [f"{key} {escape(env[key], 40)}" for key in ("torch", "diffusers")
                         if env.get(key)]
     commit = escape(report.commit or "unknown commit", 40)
-    if report.baseline_commit:
+    if report.side_by_side is not None:
+        parts.append(trees_phrase(report.side_by_side, escape))
+    elif report.baseline_commit:
         baseline = f"baseline {escape(report.baseline_commit, 40)}"
         if report.baseline_date:
             baseline += f" ({escape(report.baseline_date, 40)})"

@@ -140,6 +140,8 @@ def render_terminal(report: RunReport, width: int = 100) -> list[str]:
         lines.append(_line(cells, layout))
         if row.note:
             lines.append(_sub_line(f"↳ {row.status}: {row.note}", None, layout))
+        if row.paired:
+            lines.append(_sub_line(f"↳ {row.paired}", None, layout))
         if row.status == "regression" and row.record.kind == "latency":
             if row.normalized:
                 lines.append(_sub_line(f"↳ {row.normalized}", None, layout))

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from pytest_vidbench.records.pairs import SideBySide
+
 Kind = Literal["latency", "memory", "energy", "quality"]
 Direction = Literal["lower", "higher"]  # which way is better
 Status = Literal["ok", "error", "skipped"]
@@ -168,6 +170,7 @@ class RunContext:
     confirmation_error: str | None = None  # why a needed confirmation could not run
     alpha: float | None = None  # the family-wise error rate the timing tests were judged at
     cost: RunCost = field(default_factory=RunCost)
+    side_by_side: SideBySide | None = None  # --vidbench-against: the trees and their pairs
 
     @property
     def control(self) -> float | None:
@@ -181,7 +184,8 @@ class RunContext:
         return {"control_samples": list(self.control_samples), "calls": self.calls,
                 "fresh_runs": [f.to_json() for f in self.fresh],
                 "confirmation_error": self.confirmation_error, "alpha": self.alpha,
-                "cost": self.cost.to_json()}
+                "cost": self.cost.to_json(),
+                "side_by_side": self.side_by_side.to_json() if self.side_by_side else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunContext:
@@ -194,7 +198,9 @@ class RunContext:
                    calls=int(data.get("calls") or 0), fresh=fresh,
                    confirmation_error=data.get("confirmation_error"),
                    alpha=_number_or_none(data.get("alpha")),
-                   cost=RunCost.from_json(data.get("cost")))
+                   cost=RunCost.from_json(data.get("cost")),
+                   side_by_side=SideBySide.from_json(data["side_by_side"])
+                   if isinstance(data.get("side_by_side"), dict) else None)
 
 
 @dataclass
@@ -218,6 +224,7 @@ class RunReport:
     frame_roots: tuple[str, ...] = ()
     # Ctrl-C or SIGTERM (a cancelled CI job) ended the run: the records are what finished.
     interrupted: bool = False
+    side_by_side: SideBySide | None = None  # --vidbench-against: what was compared
 
     @property
     def counts(self) -> dict[str, int]:
