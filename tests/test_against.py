@@ -71,7 +71,7 @@ def test_a_slowdown_in_heads_code_fails_the_gate_and_a_test_base_lacks_is_new(
     assert run.ret == pytest.ExitCode.TESTS_FAILED, run.stdout.str()
     found = {r["model"]: r["verdict"] for r in results(repo)["results"]}
     assert found["toy"]["status"] == "regression"
-    assert found["toy"]["extra"]["pairs"] == 4 and found["toy"]["change_pct"] > 1000
+    assert found["toy"]["extra"]["process_pairs"] == 4 and found["toy"]["change_pct"] > 1000
     assert found["old"]["status"] == "new" and "base has no such test" in found["old"]["reason"]
     side = results(repo)["run"]["side_by_side"]
     assert (side["base_commit"], side["head_commit"], side["seed"]) == (base, head, 7)

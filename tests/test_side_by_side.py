@@ -72,7 +72,7 @@ def test_a_large_slowdown_is_a_regression_at_the_second_look_not_the_first() -> 
     status = _status(family)
     assert status == {KEYS[0]: "regression", KEYS[1]: "unchanged", KEYS[2]: "unchanged"}
     slow = family.tests[0]
-    assert slow.look == 2 and slow.verdict.extra["pairs"] == 16
+    assert slow.look == 2 and slow.verdict.extra["process_pairs"] == 16
     assert slow.verdict.change_pct == pytest.approx(50, abs=3)
     low, high = slow.verdict.extra["change_interval_pct"]
     assert low < 50 < high
@@ -96,7 +96,7 @@ def test_what_the_budget_cannot_decide_is_suspicious() -> None:
     family = _family(keys=KEYS[:1])
     judge_pairs(family, Pairs({KEYS[0]: 0.10}, sd=0.2, seed=5), PairPolicy())
     (t,) = family.tests
-    assert t.verdict.status == "suspicious" and t.verdict.extra["pairs"] == 24
+    assert t.verdict.status == "suspicious" and t.verdict.extra["process_pairs"] == 24
     assert "undecided after 24 pairs" in t.verdict.reason
     assert t.verdict.extra["detectable_pct"] > 10 and "blind_spot" in t.verdict.extra
 

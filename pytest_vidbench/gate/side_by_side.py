@@ -132,7 +132,7 @@ def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: fl
     detectable = e.detectable(level, policy.power)
     at_most = e.upper(policy.futility)
     base = t.base_median
-    extra = {"pairs": e.n, "view": view, "head_median": t.head_median, "look": t.look,
+    extra = {"process_pairs": e.n, "view": view, "head_median": t.head_median, "look": t.look,
              "screened": t.screened,
              "period_pct": round(_pct(e.period), 3),
              "change_interval_pct": [round(_pct(low), 3), round(_pct(high), 3)],

@@ -199,8 +199,18 @@ class RunContext:
                    confirmation_error=data.get("confirmation_error"),
                    alpha=_number_or_none(data.get("alpha")),
                    cost=RunCost.from_json(data.get("cost")),
-                   side_by_side=SideBySide.from_json(data["side_by_side"])
-                   if isinstance(data.get("side_by_side"), dict) else None)
+                   side_by_side=_side_by_side(data.get("side_by_side")))
+
+
+def _side_by_side(data: Any) -> SideBySide | None:
+    """A results file's side-by-side section; a malformed one is only not shown (it never
+    decides a verdict again)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return SideBySide.from_json(data)
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
 
 
 @dataclass

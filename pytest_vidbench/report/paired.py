@@ -19,7 +19,7 @@ def paired_text(record: ResultRecord) -> str:
     extra = record.verdict.extra if record.verdict else {}
     if extra.get("paired") is False:
         return "history screen only, never paired"
-    pairs = extra.get("pairs")
+    pairs = extra.get("process_pairs")
     if not is_number(pairs):
         return ""
     parts = []
