@@ -60,10 +60,9 @@ def test_a_slowdown_in_heads_code_fails_the_gate_and_a_test_base_lacks_is_new(
     text = conftest.read_text().replace("def pytest_vidbench_models", SLOW +
                                         "\n\ndef pytest_vidbench_models")
     conftest.write_text(text)
-    write_project_models = (repo.path / "pyproject.toml").read_text().replace(
-        'models = ["toy"]', 'models = ["toy", "old"]')
-    (repo.path / "pyproject.toml").write_text(write_project_models)
-    conftest.write_text(text)
+    pyproject = repo.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('models = ["toy"]',
+                                                       'models = ["toy", "old"]'))
     head = commit(repo, "head: slower toy, new model old")
     run = repo.runpytest("--vidbench", "--vidbench-against", "HEAD~1",
                          "--vidbench-pair-looks", "4", "--vidbench-pair-seed", "7",
