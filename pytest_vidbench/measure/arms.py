@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_vidbench.measure.fresh import CHILD_ENV
+from pytest_vidbench.measure.fresh import CHILD_ENV, kill_group
 from pytest_vidbench.measure.worktree import AgainstError
 from pytest_vidbench.records.pairs import ArmName, ArmRun
 
@@ -56,13 +55,6 @@ def foreign_modules(other: Path) -> list[str]:
     return sorted(found)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-
-
 def run_arm(arm: Arm, args: Sequence[str], keys: Sequence[str], options: Sequence[str],
             timeout: float) -> ArmRun:
     """One process of `arm` measuring `keys`; a failure is returned, a misconfiguration
@@ -89,7 +81,7 @@ def run_arm(arm: Arm, args: Sequence[str], keys: Sequence[str], options: Sequenc
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            kill_group(process)
             process.communicate()
             return ArmRun(arm.name, error=f"ran past {timeout:.0f} s and was killed",
                           timed_out=True, wall_seconds=time.monotonic() - started)

@@ -50,7 +50,7 @@ class ChildRun:
     returncode: int
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -81,7 +81,7 @@ def run_child(nodeids: Sequence[str], rootdir: Path, inifile: Path | None,
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            kill_group(process)
             process.communicate()
             raise FreshProcessError(f"the fresh process took over {timeout:.0f} s") from None
         tail = " | ".join(output.strip().splitlines()[-4:])

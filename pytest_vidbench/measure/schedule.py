@@ -39,7 +39,6 @@ class PairSchedule:
     run: Callable[..., ArmRun] = run_arm  # one process; replaceable for the simulation
     blocks: int = 0
     base_walls: list[float] = field(default_factory=list)
-    processes: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -53,7 +52,6 @@ class PairSchedule:
         for attempt in range(1, RETRIES + 2):
             args = self.base_args if arm.name == "base" else self.head_args
             run = self.run(arm, args, keys, self.options, self.timeout())
-            self.processes += 1
             run.attempts = attempt
             if run.ok:
                 if arm.name == "base":

@@ -89,9 +89,10 @@ def open_base(ref: str, head_top: Path, invocation_dir: Path) -> BaseTree:
         try:
             top = toplevel(directory)
         except AgainstError:
-            top = directory  # a plain directory: no commit to name
-        return BaseTree(ref, top, state(top) if top != directory or (top / ".git").exists()
-                        else TreeState(None, None))
+            top = directory  # a plain directory: state() finds no commit to name
+        if top.resolve() == head_top.resolve():  # a plain folder inside this checkout
+            return BaseTree(ref, directory, TreeState(None, None))
+        return BaseTree(ref, top, state(top))
     if not _is_revision(ref, head_top):
         raise AgainstError(f"--vidbench-against {ref}: no such revision in {head_top} and no "
                            "such directory; give a commit, branch or tag (for CI: the merge "

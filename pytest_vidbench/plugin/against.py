@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -93,13 +93,11 @@ class Against:
     policy: PairPolicy
     record: SideBySide
     base: BaseTree
-    lacking: set[str] = field(default_factory=set)
 
     def base_lacks(self, keys: list[str]) -> set[str]:
         warm = self.schedule.warm_up(keys)
         self.record.warmup.append(warm)
-        self.lacking = missing_keys(warm.base, keys) if warm.base.ok else set()
-        return self.lacking
+        return missing_keys(warm.base, keys) if warm.base.ok else set()
 
     def measure(self, keys: list[str], count: int) -> list[Pair]:
         return self.schedule.measure(keys, count)
