@@ -88,8 +88,14 @@ def _repeats(text: str, spec: str) -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     spec = os.environ.get(ENV)
-    if not spec:
-        return
+    if spec:
+        apply(config, spec)
+
+
+def apply(config: pytest.Config, spec: str) -> None:
+    """Apply SPEC (the form of VIDBENCH_SLOWDOWN) in this process only. A head commit's
+    conftest.py calls this for a side-by-side series: an environment variable would reach
+    base's processes too (calibrate/pairs_real.py)."""
     from pytest_vidbench.models import zoo
 
     name, text, *fraction = spec.split(":")
