@@ -118,6 +118,46 @@ def test_pull_request_shards_gate_and_upload(workflow: dict[str, Any]) -> None:
     assert install.index("install torch") < install.index('install -e ".[dev]"')
 
 
+def test_pull_requests_are_judged_side_by_side_against_the_merge_base(
+        workflow: dict[str, Any]) -> None:
+    job = workflow["jobs"]["benchmark"]
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0  # the merge base must be in the clone
+    (command,) = _commands(_scripts(job))
+    assert command[command.index("--vidbench-against") + 1] == "$base"
+    assert command[command.index("--vidbench-pair-seed") + 1] == "$SEED"
+    bench = next(s for s in job["steps"] if s.get("id") == "bench")
+    assert bench["env"]["SEED"] == "${{ github.run_id }}"  # one seed for every shard
+    assert "--vidbench-update-baselines" not in command
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_base_is_where_the_pull_request_left_its_branch(
+        workflow: dict[str, Any], tmp_path: Path) -> None:
+    """The step's `base=` line, run in a scratch repository where main moved on after the
+    PR branched: base is the branch point, not main's tip and not the PR."""
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "f").write_text("1\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "one")
+    point = _git(tmp_path, "rev-parse", "HEAD").strip()
+    _git(tmp_path, "switch", "-q", "-c", "pr")
+    (tmp_path / "f").write_text("pr\n")
+    _git(tmp_path, "commit", "-q", "-am", "pr")
+    _git(tmp_path, "switch", "-q", "main")
+    (tmp_path / "g").write_text("2\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "two")
+    _git(tmp_path, "update-ref", "refs/remotes/origin/main", "main")
+    _git(tmp_path, "switch", "-q", "pr")
+    bench = next(s for s in workflow["jobs"]["benchmark"]["steps"] if s.get("id") == "bench")
+    (line,) = [x.strip() for x in bench["run"].splitlines() if x.strip().startswith("base=")]
+    done = subprocess.run(["bash", "-e", "-c", f'{line}\necho "$base"'], cwd=tmp_path,
+                          env={**os.environ, "BASE_REF": "main"}, capture_output=True,
+                          text=True, check=True, timeout=60)
+    assert done.stdout.strip() == point
+
+
 def test_the_comment_job_merges_the_shards(workflow: dict[str, Any]) -> None:
     job = workflow["jobs"]["comment"]
     assert job["needs"] == "benchmark" and job["if"].startswith("always()")
@@ -153,7 +193,7 @@ def undocumented_in_workflow(readme: str, workflow: dict[str, Any]) -> list[str]
 def test_readme_check_catches_a_stale_command(workflow: dict[str, Any]) -> None:
     readme = ("Run it:\n\n    pytest benchmarks/ --vidbench --vidbench-markdown x.md\n"
               "pytest benchmarks/ --vidbench --vidbench-update-baselines  # on main\n"
-              "pytest benchmarks/ --vidbench --vidbench-shard \"$SHARD/2\"\n")
+              "pytest benchmarks/ --vidbench --vidbench-against \"$base\"\n")
     assert undocumented_in_workflow(readme, workflow) == [
         "pytest benchmarks/ --vidbench --vidbench-markdown x.md"]
 

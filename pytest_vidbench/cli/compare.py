@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_vidbench.cli._common import CliError, is_number, project_config, terminal_width
-from pytest_vidbench.cli.compare_inputs import History, NewRun, load_history, load_new
+from pytest_vidbench.cli.compare_inputs import (
+    History,
+    NewRun,
+    load_history,
+    load_new,
+    no_history,
+)
 from pytest_vidbench.config import Thresholds
 from pytest_vidbench.gate.judge import Comparison, Judge, stored_remeasurements
 from pytest_vidbench.measure.environment import short_commit
@@ -79,6 +85,9 @@ def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
     # A merged file holds the fresh processes of one shard only: its timing verdicts stay
     # the shards' own (each shard judged at α/N with its own processes; run_end.py).
     merged = bool(new.run.get("merged_from")) and history.from_baseline_file and comparable
+    # Side by side, the timing verdicts come from pairs of head's and base's processes, which
+    # no baseline file holds: they stay the run's own.
+    paired = context.side_by_side is not None
     remeasure = stored_remeasurements(context) if history.from_baseline_file and not merged \
         else None
     context = RunContext(context.control_samples, context.calls)  # the replay refills it
@@ -96,10 +105,15 @@ def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
     for i in sorted(unknown):
         record = new.records[i]
         record.verdict = _judge_unknown_metric(record, stored[i], comparison, history)
-    if merged:
+    if merged or paired:
         for record, verdict in zip(new.records, stored, strict=True):
             if record.kind in ("latency", "energy") and verdict is not None:
                 record.verdict = verdict
+    if paired:
+        comparison.notes.append("side by side: latency and energy verdicts are the run's own, "
+                                "from its pairs of head and base processes "
+                                "(docs/side-by-side.md)")
+    elif merged:
         comparison.notes.append("merged shards: latency and energy verdicts are each shard's "
                                 "own, judged at α/N with its own fresh processes")
     if unknown and not comparison.incomparable:
@@ -153,6 +167,7 @@ def build_report(new: NewRun, history: History, comparison: Comparison,
             [f"{new.path} is the results file of an interrupted run: only the tests that "
              "finished are in it"] if interrupted else []),
         gate_enforced=not report_only, interrupted=interrupted,
+        side_by_side=RunContext.from_json(new.run).side_by_side,
     )
 
 
@@ -169,12 +184,15 @@ def run_compare(args: argparse.Namespace) -> int:
                        "compare with, then the new results file")
     config = project_config()
     new = load_new(paths[-1])
+    missing = False
     if len(paths) == 2 and paths[0].is_dir():  # baselines/: this run's environment's file
         paths[0] = paths[0] / f"{new.key}.json"
-        if not paths[0].is_file():
+        missing = not paths[0].is_file()
+        if missing and not new.run.get("side_by_side"):
             raise CliError(f"{paths[0]}: no baselines for {new.key} yet; record them with "
                            "pytest benchmarks/ --vidbench --vidbench-update-baselines")
-    history = load_history(paths[:-1], config.history)
+    history = no_history(paths[0], new.key) if missing else load_history(paths[:-1],
+                                                                          config.history)
     comparison = judge(new, history, config.thresholds)
     report = build_report(new, history, comparison, args.report_only)
 

@@ -123,3 +123,10 @@ def load_history(paths: list[Path], history_limit: int) -> History:
     if baseline_files:
         return load_baseline_file(paths[0])
     return history_from_results(paths, history_limit)
+
+
+def no_history(path: Path, key: str) -> History:
+    """A side-by-side run on a runner without baselines: its timing verdicts are its own
+    (from its pairs); everything judged against history is `new`."""
+    return History(BaselineFile(path, key, {}), key, True,
+                   f"no baseline file ({path} does not exist); the side-by-side verdicts")

@@ -64,9 +64,38 @@ def _merged_run(runs: list[dict[str, Any]], paths: list[Path]) -> dict[str, Any]
     if all(isinstance(c, list) for c in control):
         run["control_samples"] = [v for c in control for v in c]
     run["merged_from"] = [str(p) for p in paths]
+    paired = _merged_side_by_side(runs, paths)
+    if paired is not None:
+        run["side_by_side"] = paired
     if any(r.get("interrupted") is True for r in runs):  # one cancelled shard: not complete
         run["interrupted"] = True
     return run
+
+
+def _merged_side_by_side(runs: list[dict[str, Any]], paths: list[Path]
+                         ) -> dict[str, Any] | None:
+    """Shards of one side-by-side run: one record of both trees, every shard's pairs and
+    every shard's order seed. Shards that compared different trees are refused."""
+    records = [r.get("side_by_side") for r in runs]
+    if all(r is None for r in records):
+        return None
+    if not all(isinstance(r, dict) for r in records):
+        plain = [str(p) for p, r in zip(paths, records, strict=True) if not isinstance(r, dict)]
+        raise CliError(f"{', '.join(plain)} did not run side by side (--vidbench-against) "
+                       "while the other shards did; merge the shards of one run")
+    same = ("ref", "base_commit", "head_commit")
+    first = records[0]
+    for path, record in zip(paths[1:], records[1:], strict=True):
+        if any(record.get(k) != first.get(k) for k in same):
+            raise CliError(f"{paths[0]} and {path} compared different trees ("
+                           f"{_differences({k: first.get(k) for k in same}, record)}); merge "
+                           "the shards of one run")
+    merged = dict(first)
+    for name in ("pairs", "warmup"):
+        merged[name] = [p for r in records for p in r.get(name) or []]
+    merged["shard_seeds"] = [r.get("seed") for r in records]
+    merged["error"] = next((r["error"] for r in records if r.get("error")), None)
+    return merged
 
 
 def run_merge(args: argparse.Namespace) -> int:

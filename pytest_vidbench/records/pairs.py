@@ -70,6 +70,7 @@ class SideBySide:
     pairs: list[Pair] = field(default_factory=list)  # analysed pairs, warm-up pair excluded
     warmup: list[Pair] = field(default_factory=list)
     error: str | None = None  # why pairing stopped early, if it did
+    shard_seeds: list[int] = field(default_factory=list)  # `vidbench merge`: each shard's seed
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k not in ("pairs", "warmup")}

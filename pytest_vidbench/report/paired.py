@@ -57,5 +57,10 @@ def trees_phrase(s: SideBySide, escape: Callable[[object, int | None], str]) -> 
 
     head = short(s.head_commit) + (" +dirty" if s.head_dirty else "")
     analysed = len(s.pairs)
-    return (f"head {head} vs base {short(s.base_commit)} ({escape(s.ref, 60)}), "
-            f"{analysed} pair{'s' if analysed != 1 else ''} side by side, order seed {s.seed}")
+    pairs = f"{analysed} pair{'s' if analysed != 1 else ''} side by side"
+    if len(s.shard_seeds) > 1:
+        seeds = ", ".join(str(x) for x in s.shard_seeds)
+        order = f" in {len(s.shard_seeds)} shards, order seeds {escape(seeds, 80)}"
+    else:
+        order = f", order seed {s.seed}"
+    return f"head {head} vs base {short(s.base_commit)} ({escape(s.ref, 60)}), {pairs}{order}"
