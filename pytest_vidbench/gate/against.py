@@ -1,10 +1,11 @@
-"""The timing family of a side-by-side run: screen on the history, decide on the pairs.
+"""The timing family of a side-by-side run: every timing test paired, or screened first.
 
-Where this machine has a history, the run's own measurement screens as in history mode
-(gate/decide.py) and only what the screen does not clear is paired; without a history,
-every timing test is paired. Either way a regression is decided on the pairs alone
-(gate/side_by_side.py), so drift between the history and today can no longer fail the gate;
-it can still hide a regression at the screen (docs/side-by-side.md says by how much).
+By default every timing test is paired. With `PairPolicy.screen` and a history on this
+machine, the run's own measurement screens as in history mode (gate/decide.py) and only what
+the screen does not clear is paired: cheaper, but on this machine's noise the screen hides
+about one +25% regression in five (docs/side-by-side.md). Either way a regression is
+decided on the pairs alone (gate/side_by_side.py), so drift between the history and today
+can no longer fail the gate.
 """
 
 from __future__ import annotations
@@ -47,17 +48,22 @@ def judge_against(timing: Sequence[tuple[ResultRecord, TestHistory | None]],
                   histories: dict[str, TestHistory], control: float | None, policy: Policy,
                   min_effect: dict[str, float], pairing: Pairing) -> dict[str, Verdict]:
     """A verdict for every timing record of the run."""
-    known = [(r, t) for r, t in timing if t is not None]
+    screen = pairing.policy.screen
+    known = [(r, t) for r, t in timing if t is not None and screen]
     verdicts: dict[str, Verdict] = {}
-    to_pair = [r.key for r, t in timing if t is None]
+    to_pair = [r.key for r, t in timing if t is None or not screen]
     if known:
         inputs = [TimingInput(r.key, r.kind, float(r.value or 0), tuple(r.samples),
                               min_effect[r.key]) for r, _ in known]
         s1 = stage1(inputs, histories, control, policy)
         screened = decide(s1, replace(policy, fail_closed=False), confirmed=False, failed=None)
         screened.update(s1.short)
+        # The loose screen of history mode's fresh processes (unadjusted p ≤ screen_p and half
+        # the minimum effect): a suspect that the run alone cannot prove is paired, never
+        # cleared, or the screen would hide most regressions (docs/side-by-side.md).
+        suspects = {c.key for c in s1.candidates if c.suspect(policy.screen_p)}
         for key, v in screened.items():
-            if v.status in CLEARED:
+            if v.status in CLEARED and key not in suspects:
                 v.reason = f"history screen, never paired: {v.reason}"
                 v.extra.update({"screened": True, "paired": False})
                 verdicts[key] = v

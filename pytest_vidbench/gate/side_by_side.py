@@ -45,6 +45,7 @@ class PairPolicy:
     view: str = CONTROL  # fixed in advance, from A/A pairs (docs/side-by-side.md)
     futility: float = 0.95  # one-sided level of the upper bound that stops for futility
     power: float = 0.95  # of the detectable effect each row reports
+    screen: bool = False  # pair only the history screen's suspects (cheaper, less power)
 
 
 @dataclass

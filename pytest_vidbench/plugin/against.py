@@ -44,6 +44,10 @@ def add_against_options(group: pytest.OptionGroup) -> None:
     group.addoption("--vidbench-pair-seed", type=int, default=None, metavar="N",
                     help="with --vidbench-against: the seed of the ABBA/BAAB order (default: "
                          "random, recorded in the results)")
+    group.addoption("--vidbench-pair-screen", action="store_true", default=False,
+                    help="with --vidbench-against and a history on this machine: pair only "
+                         "what the history screen suspects (cheaper; misses more, see "
+                         "docs/side-by-side.md)")
     group.addoption(KEYS_OPTION, default=None, help=argparse.SUPPRESS)  # an arm's process
 
 
@@ -164,5 +168,6 @@ def open_against(config: pytest.Config, c: VidbenchConfig, updating: bool,
     record = SideBySide(ref, base.state.commit, head.commit, base.state.tree, head.tree,
                         head.dirty, seed)
     policy = PairPolicy(alpha=c.thresholds.alpha, looks=looks,
-                        view=config.getoption("--vidbench-pair-view"))
+                        view=config.getoption("--vidbench-pair-view"),
+                        screen=config.getoption("--vidbench-pair-screen"))
     return Against(schedule, policy, record, base)
