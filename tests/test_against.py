@@ -32,6 +32,23 @@ def make_generator(kind):
 '''
 
 
+BIGGER = '''
+_make = make_generator
+
+
+def make_generator(kind):
+    generate = _make(kind)
+
+    def bigger(prompt, seed):
+        frames = generate(prompt, seed)
+        if kind == "toy":
+            buffer = torch.ones(64 * 2**18)  # 64 MiB more, pages touched
+            frames = frames + 0 * buffer[0]
+        return frames
+    return bigger
+'''
+
+
 def git(path: Path, *args: str) -> str:
     done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
                           cwd=path, capture_output=True, text=True, check=True)
@@ -83,6 +100,26 @@ def test_a_slowdown_in_heads_code_fails_the_gate_and_a_test_base_lacks_is_new(
     assert f"head {head[:12]} vs base {base[:12]} (HEAD\\~1)" in comment
     assert "4 pairs side by side, order seed 7" in comment and "4 pairs: interval" in comment
     assert git(repo.path, "worktree", "list").count("\n") == 0  # the base worktree is gone
+
+
+def test_memory_is_judged_against_bases_own_process(pytester: pytest.Pytester) -> None:
+    write_project(pytester, metrics=("memory",), models=("toy",))
+    git(pytester.path, "init", "-q")
+    commit(pytester, "base")
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text().replace(
+        "def pytest_vidbench_models", BIGGER + "\n\ndef pytest_vidbench_models"))
+    commit(pytester, "head: toy takes 64 MiB more")
+    run = pytester.runpytest("--vidbench", "--vidbench-against", "HEAD~1")
+    assert run.ret == pytest.ExitCode.TESTS_FAILED, run.stdout.str()
+    (record,) = results(pytester)["results"]
+    verdict = record["verdict"]
+    assert verdict["status"] == "regression" and verdict["method"] == "paired/tolerance"
+    (warm,) = results(pytester)["run"]["side_by_side"]["warmup"]
+    base, head = warm["base"]["values"]["toy[fp32]::memory"], \
+        warm["head"]["values"]["toy[fp32]::memory"]
+    assert head - base >= 60 * 2**20 and verdict["baseline"] == base
+    assert results(pytester)["run"]["side_by_side"]["pairs"] == []  # memory needs no pairs
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -37,10 +37,11 @@ class Recorder:
     policy: PairPolicy
     effects: dict[str, float]
     asked: list[str] = field(default_factory=list)
+    warmed: Pair | None = None
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(5))
 
     def base_lacks(self, keys: list[str]) -> set[str]:
-        self.asked = list(keys)
+        self.asked = list(keys)  # the last call: the keys judge_against pairs
         return set()
 
     def _arm(self, arm: str, keys: list[str]) -> ArmRun:

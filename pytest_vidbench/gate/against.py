@@ -34,9 +34,11 @@ class Pairing(Protocol):
     """Measures base and head in pairs of fresh processes (measure/schedule.py)."""
 
     policy: PairPolicy
+    warmed: Pair | None  # the warm-up pair, once it ran
 
     def base_lacks(self, keys: list[str]) -> set[str]:
-        """Runs the warm-up pair; returns the keys that base has no test for."""
+        """Runs the warm-up pair (the first call only: later keys must be among the first
+        call's); returns the keys that base has no test for."""
 
     def measure(self, keys: list[str], count: int) -> list[Pair]: ...
 

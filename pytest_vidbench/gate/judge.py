@@ -16,7 +16,7 @@ from pytest_vidbench.gate.against import Pairing, judge_against
 from pytest_vidbench.gate.confirm import Policy, Remeasure, confirm
 from pytest_vidbench.gate.decide import TimingInput, decide, stage1
 from pytest_vidbench.gate.history import TestHistory
-from pytest_vidbench.gate.memory import judge_memory
+from pytest_vidbench.gate.memory import judge_memory, judge_memory_paired
 from pytest_vidbench.gate.quality import judge_quality
 from pytest_vidbench.gate.timing import within_process_variance
 from pytest_vidbench.records import ResultRecord, RunContext, Verdict
@@ -83,6 +83,7 @@ class Judge:
         self.quality_metrics = quality_metrics  # metric name -> QualityMetric
         self.policy = policy or policy_of(thresholds)
         self.pairing = pairing  # --vidbench-against: timing is decided on pairs
+        self.lacking: set[str] = set()  # keys base has no test for (side by side)
 
     def _min_effect(self, kind: str) -> float:
         t = self.thresholds
@@ -99,6 +100,10 @@ class Judge:
                 f"the control workload ran {math.expm1(deviation):+.0%} against the baseline "
                 "runs: this process ran unusually slow or fast; latency is judged on time "
                 "normalised by the other models or by the control")
+        if self.pairing is not None:  # the warm-up pair, with every test it can compare
+            self.lacking = self.pairing.base_lacks([
+                r.key for r in records if r.status == "ok" and r.value is not None
+                and r.kind in ("latency", "energy", "memory")])
         for record in records:
             test = histories.get(record.key)
             verdict = self._verdict(record, comparison, test)
@@ -119,6 +124,11 @@ class Judge:
         if self.pairing is not None and record.kind in ("latency", "energy") \
                 and record.value is not None:
             return None  # judged on pairs, history or not
+        if self.pairing is not None and record.kind == "memory" and record.value is not None:
+            t = self.thresholds
+            return judge_memory_paired(record.key, record.value, self.pairing.warmed,
+                                       self.lacking, t.memory_rel_tolerance,
+                                       t.memory_abs_tolerance_mib * 2**20)
         if comparison.incomparable:
             return Verdict("incomparable", reason=comparison.warnings()[0])
         metric = self.quality_metrics.get(record.metric) if record.kind == "quality" else None

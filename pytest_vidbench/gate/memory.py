@@ -8,6 +8,7 @@ flag against the newest run, but it does against the best.
 from __future__ import annotations
 
 from pytest_vidbench.records import Verdict
+from pytest_vidbench.records.pairs import Pair
 
 
 def judge_memory(current: float, baseline: float, rel: float, abs_bytes: float) -> Verdict:
@@ -24,3 +25,23 @@ def judge_memory(current: float, baseline: float, rel: float, abs_bytes: float) 
     if -change > baseline * rel and -change > abs_bytes:
         return Verdict("improvement", reason="less memory beyond both tolerances", **common)
     return Verdict("unchanged", reason="within tolerance", **common)
+
+
+def judge_memory_paired(key: str, current: float, warm: Pair | None, lacking: set[str],
+                        rel: float, abs_bytes: float) -> Verdict:
+    """Side by side: head's figure against base's, each from its arm's warm-up process (the
+    same kind of process, measured minutes apart), with the tolerances of `judge_memory`."""
+    if key in lacking:
+        return Verdict("new", method="paired", reason="base has no such test: nothing to "
+                       "compare with")
+    base = warm.base.values.get(key) if warm is not None and warm.base.ok else None
+    if base is None or warm is None:
+        why = warm.base.error or warm.base.errors.get(key) if warm is not None else None
+        return Verdict("incomparable", method="paired", reason="base's process measured no "
+                       f"memory for it{f': {why}' if why else ''}")
+    head = warm.head.values.get(key, current)
+    verdict = judge_memory(head, base, rel, abs_bytes)
+    verdict.method = "paired/tolerance"
+    verdict.reason = f"head against base's process: {verdict.reason}"
+    verdict.extra.update({"paired": True, "head_value": head})
+    return verdict

@@ -98,9 +98,15 @@ class Against:
     record: SideBySide
     base: BaseTree
 
+    @property
+    def warmed(self) -> Pair | None:
+        return self.record.warmup[0] if self.record.warmup else None
+
     def base_lacks(self, keys: list[str]) -> set[str]:
-        warm = self.schedule.warm_up(keys)
-        self.record.warmup.append(warm)
+        warm = self.warmed
+        if warm is None:
+            warm = self.schedule.warm_up(keys)
+            self.record.warmup.append(warm)
         return missing_keys(warm.base, keys) if warm.base.ok else set()
 
     def measure(self, keys: list[str], count: int) -> list[Pair]:
