@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from pytest_vidbench.gate.paired import look_levels
+from pytest_vidbench.gate.paired import look_levels, pairs_needed
 from pytest_vidbench.gate.side_by_side import (
     CONTROL,
     PEERS,
@@ -98,7 +98,13 @@ def test_what_the_budget_cannot_decide_is_suspicious() -> None:
     (t,) = family.tests
     assert t.verdict.status == "suspicious" and t.verdict.extra["process_pairs"] == 24
     assert "undecided after 24 pairs" in t.verdict.reason
-    assert t.verdict.extra["detectable_pct"] > 10 and "blind_spot" in t.verdict.extra
+    extra = t.verdict.extra
+    assert extra["detectable_pct"] > 10 and "blind_spot" in extra
+    # One pair's SD is the two processes' own noise: 0.2 · √2 ≈ 28% drawn here.
+    assert 15 < extra["pair_sd_pct"] < 45
+    need = pairs_needed(extra["pair_sd_pct"] / 100, math.log1p(0.10), extra["decision_alpha"])
+    assert extra["pairs_for_min_effect"] == need > 24
+    assert extra["blind_spot"].endswith(f"needs about {need} pairs on this machine")
 
 
 def test_a_head_crash_beside_a_base_that_ran_is_an_error_not_a_dropped_pair() -> None:

@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pytest_vidbench.gate.paired import PairedEstimate, crossover, look_levels
+from pytest_vidbench.gate.paired import PairedEstimate, crossover, look_levels, pairs_needed
 from pytest_vidbench.records import Verdict
 from pytest_vidbench.records.pairs import Pair
 
@@ -139,9 +139,14 @@ def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: fl
              "change_interval_pct": [round(_pct(low), 3), round(_pct(high), 3)],
              "detectable_pct": round(_pct(detectable), 3),
              "at_most_pct": round(_pct(at_most), 3), "decision_alpha": level}
+    sd = e.se * math.sqrt(e.n)  # one pair's SD (se = sd / √n for balanced orders)
+    extra["pair_sd_pct"] = round(sd * 100, 3)
     if detectable > math.log1p(t.min_effect):
+        need = pairs_needed(sd, math.log1p(t.min_effect), level, policy.power) if sd > 0 else 0
+        extra["pairs_for_min_effect"] = need
         extra["blind_spot"] = (f"these {e.n} pairs can see ≥ {_pct(detectable):.0f}%, more "
-                               f"than the minimum effect of {t.min_effect:.0%}")
+                               f"than the minimum effect of {t.min_effect:.0%}, which needs "
+                               f"about {need} pairs on this machine")
     return Verdict(
         status,  # type: ignore[arg-type]
         baseline=base, change_pct=round(_pct(e.delta), 3),
