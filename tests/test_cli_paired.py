@@ -83,7 +83,23 @@ def test_a_runner_without_baselines_renders_the_paired_verdicts(
     comment = (tmp_path / "c.md").read_text()
     assert f"head {HEAD[:12]} vs base {BASE[:12]} (main)" in comment
     assert "order seed 7" in comment and "16 pairs" in comment
-    assert "side by side: latency and energy verdicts are the run's own" in capsys.readouterr().out
+    assert "side by side: latency, energy and memory verdicts are the run's own" in \
+        capsys.readouterr().out
+
+
+def test_a_paired_memory_verdict_is_kept_too(tmp_path: Path) -> None:
+    verdict = Verdict("regression", baseline=50 * 2**20, change_pct=128.0,
+                      method="paired/tolerance", reason="head against base's process",
+                      extra={"paired": True})
+    memory = ResultRecord(test_id="benchmarks/test_vidbench.py::test_benchmark[a-fp32-memory]",
+                          model="a", variant="fp32", metric="memory", kind="memory", unit="B",
+                          value=114 * 2**20, samples=[114 * 2**20], verdict=verdict)
+    new = write(tmp_path / "new.json", [paired("a", "unchanged", 0.0), memory],
+                side_by_side(2))
+    (tmp_path / "baselines").mkdir()
+    assert main(["compare", "baselines/", str(new), "--json", "o.json"]) == 1
+    kinds = {r.kind: r.verdict.status for r in load_results(tmp_path / "o.json")[0]}
+    assert kinds == {"latency": "unchanged", "memory": "regression"}
 
 
 def test_a_run_not_side_by_side_still_needs_its_baselines(
@@ -115,6 +131,16 @@ def test_merged_shards_keep_every_pair_and_every_seed(tmp_path: Path) -> None:
     (tmp_path / "baselines").mkdir()
     assert main(["compare", "baselines/", "all.json", "--markdown", "c.md"]) == 1
     assert "5 pairs side by side in 2 shards, order seeds 3, 9" in (tmp_path / "c.md").read_text()
+
+
+def test_a_cancelled_shard_merges_without_pairs(tmp_path: Path) -> None:
+    one = write(tmp_path / "s1.json", [paired("a", "unchanged", 0.0)], side_by_side(3))
+    two = tmp_path / "s2.json"
+    write_results(two, results_document([paired("b", "unchanged", 0.0)], ENV, {
+        "warmup": 1, "rounds": 5, "calls_per_round": 2, "interrupted": True}))
+    assert main(["merge", str(one), str(two), "-o", "all.json"]) == 0
+    run = json.loads((tmp_path / "all.json").read_text())["run"]
+    assert run["interrupted"] is True and run["side_by_side"]["shard_seeds"] == [3]
 
 
 @pytest.mark.parametrize("other", [None, "other-base"])

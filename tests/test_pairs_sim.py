@@ -99,3 +99,20 @@ def test_the_slowed_head_is_a_commit_on_top_of_base(tmp_path: Path) -> None:
     assert "slowdown.apply(config, 'ltx-tiny:2:0.33')" in conftest
     assert not _git(tmp_path / "head", "status", "--porcelain")  # a clean tree: not dirty
     assert make_head(repo, base, tmp_path / "aa", None) == base
+
+
+def test_the_fit_skips_failed_halves_and_counts_them() -> None:
+    flaky = PairNoise(**{**KNOWN.__dict__, "failure": 0.3})
+    pairs = _Machine(flaky, {}, seed=6).measure(sorted(KNOWN.models), 400)
+    fitted = fit_pairs([pairs])
+    assert fitted.pairs == sum(p.base.ok and p.head.ok for p in pairs) < 400
+    assert fitted.failure == pytest.approx(0.3, abs=0.05)
+    assert fitted.machine == pytest.approx(0.05, rel=0.25)
+
+
+@pytest.mark.parametrize(("df", "low", "high"), [(6.0, 5.0, 15.0), (float("inf"), 15.0, None)])
+def test_the_fit_finds_the_tails_of_the_components(df: float, low: float,
+                                                   high: float | None) -> None:
+    tailed = PairNoise(**{**KNOWN.__dict__, "df": df})
+    fitted = fit_pairs([_Machine(tailed, {}, seed=8).measure(sorted(KNOWN.models), 4000)])
+    assert fitted.df >= low and (high is None or fitted.df <= high)

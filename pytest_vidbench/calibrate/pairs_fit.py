@@ -8,8 +8,9 @@ Within an A/A pair, d_m = log(head / base) then has
     Var(d_m) = 2 (σ_U² + σ_m²),   Var(d_c) = 2 (σ_U² + σ_c²),   Cov(d_m, d_c) = 2 σ_U²,
 
 so σ_U comes from the covariance with the control and σ_m from what is left (method of
-moments). The period effect is the mean of (second − first). The tails come from the pooled
-standardized d's excess kurtosis κ: a Student t with df = 4 + 6/κ has it.
+moments), each d less its two order means (the cross-over fit, so the period effect does not
+count as noise). The tails: each component is a Student t whose excess kurtosis 6/(df − 4)
+gives the pairs' d the kurtosis they show.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ class PairNoise:
 
 @dataclass
 class _Diffs:
+    """Per usable pair (both halves ran, control included): each model's and the control's
+    log(head / base), and +1 where base ran first, −1 where head did."""
+
     models: dict[str, list[float]] = field(default_factory=dict)
     control: list[float] = field(default_factory=list)
-    signed: list[float] = field(default_factory=list)  # second − first, every model
+    signs: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     halves: int = 0
     failed: int = 0
@@ -61,50 +65,67 @@ def read_pairs(paths: list[Path]) -> list[list[Pair]]:
     return runs
 
 
+def _usable(p: Pair) -> bool:
+    return p.base.ok and p.head.ok and bool(p.base.control) and bool(p.head.control)
+
+
 def _collect(runs: list[list[Pair]]) -> _Diffs:
     out = _Diffs()
-    for pairs in runs:
-        keys = set.intersection(*(set(p.base.values) & set(p.head.values) for p in pairs))
-        for p in pairs:
-            for arm in (p.base, p.head):
-                out.halves += arm.attempts
-                out.failed += arm.attempts - 1 + (not arm.ok)
-                out.seconds.append(arm.wall_seconds)
-            sign = 1.0 if p.base_first else -1.0
-            if p.base.control and p.head.control:
-                out.control.append(math.log(p.head.control / p.base.control))
-            for k in keys:
-                d = math.log(p.head.values[k] / p.base.values[k])
-                out.models.setdefault(k, []).append(d)
-                out.signed.append(sign * d)
+    ok = [p for pairs in runs for p in pairs if _usable(p)]
+    keys = set.intersection(*(set(p.base.values) & set(p.head.values) for p in ok)) if ok \
+        else set()
+    for p in (p for pairs in runs for p in pairs):
+        for arm in (p.base, p.head):
+            out.halves += arm.attempts
+            out.failed += arm.attempts - 1 + (not arm.ok)
+            out.seconds.append(arm.wall_seconds)
+    for p in ok:
+        out.signs.append(1.0 if p.base_first else -1.0)
+        out.control.append(math.log(p.head.control / p.base.control))  # type: ignore[operator]
+        for k in sorted(keys):
+            out.models.setdefault(k, []).append(math.log(p.head.values[k] / p.base.values[k]))
     return out
 
 
+def _residuals(d: list[float], signs: list[float]) -> tuple[list[float], float]:
+    """d less its cross-over fit `a + sign · period` (Senn's two order means); the period."""
+    ab = [x for x, s in zip(d, signs, strict=True) if s > 0]
+    ba = [x for x, s in zip(d, signs, strict=True) if s < 0]
+    m_ab = statistics.fmean(ab) if ab else 0.0
+    m_ba = statistics.fmean(ba) if ba else m_ab
+    return [x - (m_ab if s > 0 else m_ba) for x, s in zip(d, signs, strict=True)], \
+        (m_ab - m_ba) / 2
+
+
 def _cov(a: list[float], b: list[float]) -> float:
-    ma, mb = statistics.fmean(a), statistics.fmean(b)
-    return sum((x - ma) * (y - mb) for x, y in zip(a, b, strict=True)) / (len(a) - 1)
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (len(a) - 2)  # two order means
 
 
-def _df(values: list[float]) -> float:
-    m, sd = statistics.fmean(values), statistics.stdev(values)
-    kurtosis = statistics.fmean(((v - m) / sd) ** 4 for v in values) - 3
-    return max(MIN_DF, 4 + 6 / kurtosis) if kurtosis > 0 else math.inf
+def _excess_kurtosis(values: list[float]) -> float:
+    sd = math.sqrt(_cov(values, values))
+    return statistics.fmean((v / sd) ** 4 for v in values) - 3 if sd > 0 else 0.0
 
 
 def fit_pairs(runs: list[list[Pair]]) -> PairNoise:
     """The noise model of A/A pairs (every run's pairs; each model's keys as in the files)."""
     d = _collect(runs)
-    if len(d.control) < 4 or not d.models:
-        raise ValueError("need at least 4 A/A pairs with control times to fit the pair noise")
     n = len(d.control)
-    usable = {k: v for k, v in d.models.items() if len(v) == n}
-    covs = [_cov(v, d.control) for v in usable.values()]
-    machine2 = max(0.0, statistics.fmean(covs) / 2)
-    models = {k: math.sqrt(max(0.0, statistics.variance(v) / 2 - machine2))
-              for k, v in usable.items()}
-    control = math.sqrt(max(0.0, statistics.variance(d.control) / 2 - machine2))
-    standardized = [x / (statistics.stdev(v) or 1) for v in usable.values() for x in v]
-    return PairNoise(machine=math.sqrt(machine2), models=models, control=control,
-                     period=statistics.fmean(d.signed), df=_df(standardized),
+    if n < 4 or not d.models:
+        raise ValueError("need at least 4 usable A/A pairs with control times to fit the "
+                         "pair noise")
+    control, _ = _residuals(d.control, d.signs)
+    fitted = {k: _residuals(v, d.signs) for k, v in d.models.items()}
+    machine2 = max(0.0, statistics.fmean(_cov(r, control) for r, _ in fitted.values()) / 2)
+    models = {k: math.sqrt(max(0.0, _cov(r, r) / 2 - machine2)) for k, (r, _) in fitted.items()}
+    # Each pair's d sums four independent draws (U and E of both halves); their excess
+    # kurtosis κ_c gives d's as κ_c (σ_U⁴ + σ_m⁴) / (2 (σ_U² + σ_m²)²), inverted here.
+    kappa_d = statistics.fmean(_excess_kurtosis(r) for r, _ in fitted.values())
+    scale = statistics.fmean(2 * (machine2 + m * m) ** 2 / (machine2**2 + m**4 or 1)
+                             for m in models.values())
+    kappa = kappa_d * scale
+    return PairNoise(machine=math.sqrt(machine2), models=models,
+                     control=math.sqrt(max(0.0, _cov(control, control) / 2 - machine2)),
+                     period=statistics.fmean(b for _, b in fitted.values()),
+                     df=max(MIN_DF, 4 + 6 / kappa) if kappa > 0 else math.inf,
                      process_seconds=statistics.median(d.seconds) if d.seconds else 20.0,
                      failure=d.failed / d.halves if d.halves else 0.0, pairs=n)

@@ -76,14 +76,18 @@ def _merged_side_by_side(runs: list[dict[str, Any]], paths: list[Path]
                          ) -> dict[str, Any] | None:
     """Shards of one side-by-side run: one record of both trees, every shard's pairs and
     every shard's order seed. Shards that compared different trees are refused."""
-    records = [r.get("side_by_side") for r in runs]
-    if all(r is None for r in records):
+    found = [(p, r.get("side_by_side"), r.get("interrupted") is True)
+             for p, r in zip(paths, runs, strict=True)]
+    if all(record is None for _, record, _ in found):
         return None
-    if not all(isinstance(r, dict) for r in records):
-        plain = [str(p) for p, r in zip(paths, records, strict=True) if not isinstance(r, dict)]
+    # An interrupted shard (a cancelled job) stops before its pairs: it has none to add.
+    plain = [str(p) for p, record, cut in found if not isinstance(record, dict) and not cut]
+    if plain:
         raise CliError(f"{', '.join(plain)} did not run side by side (--vidbench-against) "
                        "while the other shards did; merge the shards of one run")
-    same = ("ref", "base_commit", "head_commit")
+    records = [record for _, record, _ in found if isinstance(record, dict)]
+    paths = [p for p, record, _ in found if isinstance(record, dict)]
+    same = ("ref", "base_commit", "head_commit", "base_tree", "head_tree")
     first = records[0]
     for path, record in zip(paths[1:], records[1:], strict=True):
         if any(record.get(k) != first.get(k) for k in same):

@@ -34,7 +34,10 @@ class Pairing(Protocol):
     """Measures base and head in pairs of fresh processes (measure/schedule.py)."""
 
     policy: PairPolicy
-    warmed: Pair | None  # the warm-up pair, once it ran
+
+    @property
+    def warmed(self) -> Pair | None:
+        """The warm-up pair, once it ran."""
 
     def base_lacks(self, keys: list[str]) -> set[str]:
         """Runs the warm-up pair (the first call only: later keys must be among the first

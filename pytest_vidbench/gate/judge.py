@@ -100,10 +100,10 @@ class Judge:
                 f"the control workload ran {math.expm1(deviation):+.0%} against the baseline "
                 "runs: this process ran unusually slow or fast; latency is judged on time "
                 "normalised by the other models or by the control")
-        if self.pairing is not None:  # the warm-up pair, with every test it can compare
-            self.lacking = self.pairing.base_lacks([
-                r.key for r in records if r.status == "ok" and r.value is not None
-                and r.kind in ("latency", "energy", "memory")])
+        compared = [r.key for r in records if r.status == "ok" and r.value is not None
+                    and r.kind in ("latency", "energy", "memory")]
+        if self.pairing is not None and compared:  # the warm-up pair, every test it compares
+            self.lacking = self.pairing.base_lacks(compared)
         for record in records:
             test = histories.get(record.key)
             verdict = self._verdict(record, comparison, test)
@@ -126,8 +126,8 @@ class Judge:
             return None  # judged on pairs, history or not
         if self.pairing is not None and record.kind == "memory" and record.value is not None:
             t = self.thresholds
-            return judge_memory_paired(record.key, record.value, self.pairing.warmed,
-                                       self.lacking, t.memory_rel_tolerance,
+            return judge_memory_paired(record.key, self.pairing.warmed, self.lacking,
+                                       t.memory_rel_tolerance,
                                        t.memory_abs_tolerance_mib * 2**20)
         if comparison.incomparable:
             return Verdict("incomparable", reason=comparison.warnings()[0])

@@ -27,8 +27,8 @@ def judge_memory(current: float, baseline: float, rel: float, abs_bytes: float) 
     return Verdict("unchanged", reason="within tolerance", **common)
 
 
-def judge_memory_paired(key: str, current: float, warm: Pair | None, lacking: set[str],
-                        rel: float, abs_bytes: float) -> Verdict:
+def judge_memory_paired(key: str, warm: Pair | None, lacking: set[str], rel: float,
+                        abs_bytes: float) -> Verdict:
     """Side by side: head's figure against base's, each from its arm's warm-up process (the
     same kind of process, measured minutes apart), with the tolerances of `judge_memory`."""
     if key in lacking:
@@ -39,7 +39,11 @@ def judge_memory_paired(key: str, current: float, warm: Pair | None, lacking: se
         why = warm.base.error or warm.base.errors.get(key) if warm is not None else None
         return Verdict("incomparable", method="paired", reason="base's process measured no "
                        f"memory for it{f': {why}' if why else ''}")
-    head = warm.head.values.get(key, current)
+    head = warm.head.values.get(key)
+    if head is None:  # the run's own process is another kind of process: not compared
+        why = warm.head.error or warm.head.errors.get(key)
+        return Verdict("incomparable", method="paired", reason="head's process measured no "
+                       f"memory for it{f': {why}' if why else ''}")
     verdict = judge_memory(head, base, rel, abs_bytes)
     verdict.method = "paired/tolerance"
     verdict.reason = f"head against base's process: {verdict.reason}"

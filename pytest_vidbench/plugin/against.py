@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -97,16 +97,21 @@ class Against:
     policy: PairPolicy
     record: SideBySide
     base: BaseTree
+    _warmed_keys: set[str] = field(default_factory=set)
 
     @property
     def warmed(self) -> Pair | None:
         return self.record.warmup[0] if self.record.warmup else None
 
     def base_lacks(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
         warm = self.warmed
         if warm is None:
             warm = self.schedule.warm_up(keys)
             self.record.warmup.append(warm)
+            self._warmed_keys = set(keys)
+        assert set(keys) <= self._warmed_keys, "the warm-up pair ran fewer tests than asked"
         return missing_keys(warm.base, keys) if warm.base.ok else set()
 
     def measure(self, keys: list[str], count: int) -> list[Pair]:
