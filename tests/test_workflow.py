@@ -132,15 +132,15 @@ def test_pull_requests_are_judged_side_by_side_against_the_merge_base(
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_the_base_is_where_the_pull_request_left_its_branch(
+def test_the_base_is_the_branch_tip_the_pull_request_merges_into(
         workflow: dict[str, Any], tmp_path: Path) -> None:
-    """The step's `base=` line, run in a scratch repository where main moved on after the
-    PR branched: base is the branch point, not main's tip and not the PR."""
+    """The step's `base=` line in a scratch repository shaped like a pull_request checkout:
+    main moved on after the PR branched, and HEAD is the PR merged into main's tip (GitHub's
+    refs/pull/N/merge). Base is main's tip, so head and base differ by the PR alone."""
     _git(tmp_path, "init", "-q", "-b", "main")
     (tmp_path / "f").write_text("1\n")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "one")
-    point = _git(tmp_path, "rev-parse", "HEAD").strip()
     _git(tmp_path, "switch", "-q", "-c", "pr")
     (tmp_path / "f").write_text("pr\n")
     _git(tmp_path, "commit", "-q", "-am", "pr")
@@ -148,14 +148,16 @@ def test_the_base_is_where_the_pull_request_left_its_branch(
     (tmp_path / "g").write_text("2\n")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "two")
+    tip = _git(tmp_path, "rev-parse", "HEAD").strip()
     _git(tmp_path, "update-ref", "refs/remotes/origin/main", "main")
-    _git(tmp_path, "switch", "-q", "pr")
+    _git(tmp_path, "switch", "-q", "--detach", "main")
+    _git(tmp_path, "merge", "-q", "--no-ff", "-m", "Merge pr into main", "pr")
     bench = next(s for s in workflow["jobs"]["benchmark"]["steps"] if s.get("id") == "bench")
     (line,) = [x.strip() for x in bench["run"].splitlines() if x.strip().startswith("base=")]
     done = subprocess.run(["bash", "-e", "-c", f'{line}\necho "$base"'], cwd=tmp_path,
                           env={**os.environ, "BASE_REF": "main"}, capture_output=True,
                           text=True, check=True, timeout=60)
-    assert done.stdout.strip() == point
+    assert done.stdout.strip() == tip
 
 
 def test_the_comment_job_merges_the_shards(workflow: dict[str, Any]) -> None:
