@@ -12,6 +12,7 @@ from scipy import stats as sps
 
 from pytest_vidbench.gate.paired import (
     crossover,
+    detectable_at,
     look_levels,
     pairs_needed,
     spent,
@@ -109,3 +110,26 @@ def test_the_pairs_needed_are_the_first_that_can_see_the_effect() -> None:
         return (sps.t.ppf(1 - alpha, df) + sps.t.ppf(0.95, df)) * sd / math.sqrt(k)
     assert can_see(n) <= effect < can_see(n - 1)
     assert pairs_needed(sd, effect / 2, alpha) > n
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(0.02, 0.4), st.integers(4, 200), st.floats(1e-4, 0.05))
+def test_the_detectable_effect_is_the_noncentral_t_approximation(sd: float, n: int,
+                                                                  alpha: float) -> None:
+    expected = (sps.t.ppf(1 - alpha, n - 2) + sps.t.ppf(0.95, n - 2)) * sd / math.sqrt(n)
+    assert detectable_at(sd, n, alpha) == pytest.approx(expected, rel=1e-6)
+    # pairs_needed is the first n whose detectable effect reaches the effect.
+    effect = detectable_at(sd, n, alpha)
+    assert pairs_needed(sd, effect * 1.0001, alpha) <= n
+
+
+def test_the_minimum_effect_is_a_floor_the_estimate_must_also_pass() -> None:
+    sd, n, alpha, floor = 0.13, 24, 0.001, math.log1p(0.10)
+    se = sd / math.sqrt(n)
+    significance = sps.t.ppf(1 - alpha, n - 2) * se
+    assert significance < floor  # so the floor decides here
+    assert detectable_at(sd, n, alpha, floor=floor) == pytest.approx(
+        floor + sps.t.ppf(0.95, n - 2) * se, rel=1e-6)
+    # An SD from fewer pairs (df 6) widens it.
+    assert detectable_at(sd, n, alpha, floor=floor, df=6) == pytest.approx(
+        max(sps.t.ppf(1 - alpha, 6) * se, floor) + sps.t.ppf(0.95, 6) * se, rel=1e-6)

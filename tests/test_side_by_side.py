@@ -102,7 +102,8 @@ def test_what_the_budget_cannot_decide_is_suspicious() -> None:
     assert extra["detectable_pct"] > 10 and "blind_spot" in extra
     # One pair's SD is the two processes' own noise: 0.2 · √2 ≈ 28% drawn here.
     assert 15 < extra["pair_sd_pct"] < 45
-    need = pairs_needed(extra["pair_sd_pct"] / 100, math.log1p(0.10), extra["decision_alpha"])
+    final = look_levels(0.01, (8, 16, 24))[-1]  # the design's last look, one test
+    need = pairs_needed(extra["pair_sd_pct"] / 100, math.log1p(0.10), final)
     assert extra["pairs_for_min_effect"] == need > 24
     assert extra["blind_spot"].endswith(f"needs about {need} pairs on this machine")
 

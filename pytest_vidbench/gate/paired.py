@@ -113,6 +113,18 @@ def look_levels(alpha: float, looks: Sequence[int]) -> list[float]:
     return levels
 
 
+def detectable_at(sd: float, n: int, alpha: float, power: float = 0.95,
+                  floor: float = 0.0, df: int | None = None) -> float:
+    """The smallest log effect a one-sided test at `alpha` on `n` balanced pairs of SD `sd`
+    detects with `power` (se = sd/√n, df = n − 2, the noncentral-t approximation), when the
+    estimate must also reach `floor` (the minimum effect): both are thresholds on the same
+    estimate, so the larger one must be passed with `power`. `df`: of an SD estimated
+    from fewer pairs than `n` (default n − 2)."""
+    df = max(n - 2 if df is None else df, 1)
+    se = sd / math.sqrt(n)
+    return max(stats.t_quantile(1 - alpha, df) * se, floor) + stats.t_quantile(power, df) * se
+
+
 def pairs_needed(sd: float, effect: float, alpha: float, power: float = 0.95) -> int:
     """Pairs for a balanced cross-over (se = sd/√n) to detect a log `effect` at one-sided
     `alpha` with `power`, by iterating the t quantiles (df = n − 2)."""

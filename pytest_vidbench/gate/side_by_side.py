@@ -27,7 +27,13 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pytest_vidbench.gate.paired import PairedEstimate, crossover, look_levels, pairs_needed
+from pytest_vidbench.gate.paired import (
+    PairedEstimate,
+    crossover,
+    detectable_at,
+    look_levels,
+    pairs_needed,
+)
 from pytest_vidbench.records import Verdict
 from pytest_vidbench.records.pairs import Pair
 
@@ -126,11 +132,17 @@ def _failure(pair: Pair, key: str) -> Verdict | None:
 
 
 def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: float,
-             view: str) -> Verdict:
+             view: str, family: int) -> Verdict:
     e = t.estimate
     assert e is not None
     low, high = e.interval(level)
-    detectable = e.detectable(level, policy.power)
+    sd = e.se * math.sqrt(e.n)  # one pair's SD (se = sd / √n for balanced orders)
+    # What the whole design could see at this SD: an effect that large would not have stopped
+    # for futility here, so it would have met the last look's pairs and level.
+    final = look_levels(policy.alpha / family, policy.looks)[-1]
+    most = max(e.n, policy.looks[-1])
+    detectable = detectable_at(sd, most, final, policy.power, math.log1p(t.min_effect),
+                               df=e.df)  # the SD's own uncertainty
     at_most = e.upper(policy.futility)
     base = t.base_median
     extra = {"process_pairs": e.n, "view": view, "head_median": t.head_median, "look": t.look,
@@ -139,14 +151,14 @@ def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: fl
              "change_interval_pct": [round(_pct(low), 3), round(_pct(high), 3)],
              "detectable_pct": round(_pct(detectable), 3),
              "at_most_pct": round(_pct(at_most), 3), "decision_alpha": level}
-    sd = e.se * math.sqrt(e.n)  # one pair's SD (se = sd / √n for balanced orders)
     extra["pair_sd_pct"] = round(sd * 100, 3)
-    if detectable > math.log1p(t.min_effect):
-        need = pairs_needed(sd, math.log1p(t.min_effect), level, policy.power) if sd > 0 else 0
+    # Blind to the minimum effect: even significance alone would need more pairs.
+    if detectable_at(sd, most, final, policy.power) > math.log1p(t.min_effect):
+        need = pairs_needed(sd, math.log1p(t.min_effect), final, policy.power) if sd > 0 else 0
         extra["pairs_for_min_effect"] = need
-        extra["blind_spot"] = (f"these {e.n} pairs can see ≥ {_pct(detectable):.0f}%, more "
-                               f"than the minimum effect of {t.min_effect:.0%}, which needs "
-                               f"about {need} pairs on this machine")
+        extra["blind_spot"] = (f"up to {most} pairs can see ≥ {_pct(detectable):.0f}% at "
+                               f"this noise: a change of the minimum effect, "
+                               f"{t.min_effect:.0%}, needs about {need} pairs on this machine")
     return Verdict(
         status,  # type: ignore[arg-type]
         baseline=base, change_pct=round(_pct(e.delta), 3),
@@ -170,7 +182,8 @@ def _judge_look(open_: list[PairedTest], family: int, rejected: int, look: int,
             t.verdict = _verdict(t, "unchanged", f"head against base over {e.n} pairs: "
                                  f"{_pct(e.delta):+.1f}%, at most {bound:+.1f}% "
                                  f"({policy.futility:.0%} bound), below the minimum effect of "
-                                 f"{t.min_effect:.0%}", policy, policy.alpha / family, view)
+                                 f"{t.min_effect:.0%}", policy, policy.alpha / family, view,
+                                 family)
         else:
             still.append(t)
     ranked = sorted((t for t in still if t.estimate is not None),
@@ -188,7 +201,7 @@ def _judge_look(open_: list[PairedTest], family: int, rejected: int, look: int,
                f"{e.p_worse:.2g} ≤ {level:.2g}, Holm at look {look})")
         t.verdict = _verdict(t, "regression" if big else "unchanged",
                              why if big else why + f", below the minimum effect of "
-                             f"{t.min_effect:.0%}", policy, level, view)
+                             f"{t.min_effect:.0%}", policy, level, view, family)
         still.remove(t)
     return still, rejected
 
@@ -230,7 +243,7 @@ def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy)
             why = (f"undecided after {t.estimate.n} pairs: head {_pct(t.estimate.delta):+.1f}% "
                    "against base, neither significant nor ruled out"
                    + (f" ({family.error})" if family.error else ""))
-            t.verdict = _verdict(t, "suspicious", why, policy, policy.alpha / m, view)
+            t.verdict = _verdict(t, "suspicious", why, policy, policy.alpha / m, view, m)
 
 
 class PairingFailed(RuntimeError):
