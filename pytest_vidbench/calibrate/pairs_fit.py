@@ -1,16 +1,18 @@
 """The noise of side-by-side pairs, fitted to real A/A runs (calibrate/pairs_sim.py uses it).
 
-A process's log time for model m is `mu_m + U + E_m (+ period if it ran second)`, and its
-control workload's is `mu_c + U + E_c (+ period)`: U is the process's speed, shared by every
-model and the control; E is each model's own offset in that process (with its calls' noise).
-Within an A/A pair, d_m = log(head / base) then has
+A process's log time for model m is `mu_m + U + M + E_m (+ period if it ran second)`, and
+its control workload's is `mu_c + U + E_c (+ period)`: U is the process's speed, shared by
+every model and the control; M is shared by the models but not the control (their common
+torch code); E is each model's own offset in that process (with its calls' noise). Within an
+A/A pair, d = log(head / base) then has
 
-    Var(d_m) = 2 (σ_U² + σ_m²),   Var(d_c) = 2 (σ_U² + σ_c²),   Cov(d_m, d_c) = 2 σ_U²,
+    Cov(d_m, d_c) = 2 σ_U²,   Cov(d_m, d_m') = 2 (σ_U² + σ_M²),
+    Var(d_m) = 2 (σ_U² + σ_M² + σ_m²),   Var(d_c) = 2 (σ_U² + σ_c²),
 
-so σ_U comes from the covariance with the control and σ_m from what is left (method of
-moments), each d less its two order means (the cross-over fit, so the period effect does not
-count as noise). The tails: each component is a Student t whose excess kurtosis 6/(df − 4)
-gives the pairs' d the kurtosis they show.
+so σ_U comes from the covariance with the control, σ_M from the covariance between models,
+and σ_m from what is left (method of moments), each d less its two order means (the cross-
+over fit, so the period effect does not count as noise). The tails: each component is a
+Student t whose excess kurtosis 6/(df − 4) gives the pairs' d the kurtosis they show.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class PairNoise:
     machine: float  # σ_U: the process's speed, shared by every model and the control
     models: dict[str, float]  # σ_m: each test's own offset in a process
     control: float  # σ_c
+    shared: float = 0.0  # σ_M: shared by the models but not the control (their common code)
     period: float = 0.0  # log effect of running second in a pair
     df: float = math.inf  # Student t degrees of freedom of U and E (inf: normal)
     drift: float = 0.006  # per-model random walk, log per √minute (docs/noise.md)
@@ -116,16 +119,38 @@ def fit_pairs(runs: list[list[Pair]]) -> PairNoise:
     control, _ = _residuals(d.control, d.signs)
     fitted = {k: _residuals(v, d.signs) for k, v in d.models.items()}
     machine2 = max(0.0, statistics.fmean(_cov(r, control) for r, _ in fitted.values()) / 2)
-    models = {k: math.sqrt(max(0.0, _cov(r, r) / 2 - machine2)) for k, (r, _) in fitted.items()}
+    residuals = [r for r, _ in fitted.values()]
+    between = [_cov(a, b) for i, a in enumerate(residuals) for b in residuals[i + 1:]]
+    shared2 = max(0.0, statistics.fmean(between) / 2 - machine2) if between else 0.0
+    models = {k: math.sqrt(max(0.0, _cov(r, r) / 2 - machine2 - shared2))
+              for k, (r, _) in fitted.items()}
     # Each pair's d sums four independent draws (U and E of both halves); their excess
     # kurtosis κ_c gives d's as κ_c (σ_U⁴ + σ_m⁴) / (2 (σ_U² + σ_m²)²), inverted here.
     kappa_d = statistics.fmean(_excess_kurtosis(r) for r, _ in fitted.values())
-    scale = statistics.fmean(2 * (machine2 + m * m) ** 2 / (machine2**2 + m**4 or 1)
+    common = machine2 + shared2  # U and M both shared: one draw each per process
+    scale = statistics.fmean(2 * (common + m * m) ** 2 / (machine2**2 + shared2**2 + m**4 or 1)
                              for m in models.values())
     kappa = kappa_d * scale
-    return PairNoise(machine=math.sqrt(machine2), models=models,
+    return PairNoise(machine=math.sqrt(machine2), models=models, shared=math.sqrt(shared2),
                      control=math.sqrt(max(0.0, _cov(control, control) / 2 - machine2)),
                      period=statistics.fmean(b for _, b in fitted.values()),
                      df=max(MIN_DF, 4 + 6 / kappa) if kappa > 0 else math.inf,
                      process_seconds=statistics.median(d.seconds) if d.seconds else 20.0,
                      failure=d.failed / d.halves if d.halves else 0.0, pairs=n)
+
+
+def view_sds(runs: list[list[Pair]]) -> dict[str, dict[str, float]]:
+    """Per test and view, one pair's SD of d in the real pairs (the cross-over fit's, so the
+    period is not counted), ÷ peers as the judge computes it with every test paired."""
+    from pytest_vidbench.gate.paired import crossover
+    from pytest_vidbench.gate.side_by_side import VIEWS, differences
+
+    pairs = [p for run in runs for p in run if _usable(p)]
+    keys = sorted(set.intersection(*(set(p.base.values) & set(p.head.values) for p in pairs)))
+    out: dict[str, dict[str, float]] = {}
+    for key in keys:
+        for view in VIEWS:
+            e = crossover(*differences(pairs, key, view, keys))
+            if e is not None:
+                out.setdefault(key, {})[view] = e.se * math.sqrt(e.n)
+    return out

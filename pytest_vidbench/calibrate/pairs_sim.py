@@ -91,7 +91,8 @@ class _Machine:
         else:
             return ArmRun(arm, error="simulated failure", attempts=RETRIES + 1)  # type: ignore[arg-type]
         shared = self.walks["<machine>"] + self._draw(n.machine) + (n.period if second else 0.0)
-        values = {k: math.exp(shared + self.walks[k] + self._draw(n.models[k])
+        kernels = shared + self._draw(n.shared)  # the models' common code, not the control's
+        values = {k: math.exp(kernels + self.walks[k] + self._draw(n.models[k])
                               + (math.log1p(self.effects.get(k, 0.0)) if arm == "head" else 0))
                   for k in keys}
         control = math.exp(shared + self.walks["<control>"] + self._draw(n.control))

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_vidbench.calibrate.pairs_fit import PairNoise, fit_pairs, read_pairs
+from pytest_vidbench.calibrate.pairs_fit import PairNoise, fit_pairs, read_pairs, view_sds
 from pytest_vidbench.calibrate.pairs_sim import Scenario, detectable_power, tally
 from pytest_vidbench.calibrate.synthetic import NoiseModel
-from pytest_vidbench.gate.side_by_side import PairPolicy
+from pytest_vidbench.gate.side_by_side import CONTROL, PEERS, RAW, VIEWS, PairPolicy
 
 
 def _key(noise: PairNoise, model: str) -> str:
@@ -34,7 +34,7 @@ def scenarios(noise: PairNoise, history: NoiseModel | None) -> list[Scenario]:
     ltx = _key(noise, "ltx-tiny")
     shared = {_key(noise, m): e for m, e in (("animatediff-tiny", 0.45), ("ltx-tiny", 0.37),
                                              ("t2vsd-tiny", 0.32))}
-    out = []
+    out = [Scenario("every model +25%, no history", dict.fromkeys(noise.models, 0.25))]
     for where, s in (("no history", None), ("history screen", history)):
         if where == "history screen" and s is None:
             continue
@@ -99,21 +99,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-history", action="store_true",
                         help="leave out the settings with a history screen")
     parser.add_argument("--sessions", type=_positive, default=3000)
+    parser.add_argument("--view", choices=VIEWS, default=CONTROL,
+                        help="the pairs' view (the plugin's --vidbench-pair-view)")
     parser.add_argument("--detectable", type=int, default=0,
                         help="also check the printed detectable effect on N sessions")
     args = parser.parse_args(argv)
     paths = sorted(Path(p) for pattern in args.traces for p in glob.glob(pattern))
-    noise = fit_pairs(read_pairs(paths))
+    runs = read_pairs(paths)
+    noise = fit_pairs(runs)
     history = None if args.no_history else history_model()
     print(f"fitted to {noise.pairs} A/A pairs of {len(paths)} run(s): σ_U {noise.machine:.2%}, "
           f"σ_control {noise.control:.2%}, period {noise.period:+.2%}, t df {noise.df:.1f}, "
           f"failure {noise.failure:.2%}, {noise.process_seconds:.1f} s per process")
-    for k, sd in sorted(noise.models.items()):
-        print(f"  {k}: σ_m {sd:.2%}")
+    print(f"σ_M (the models' shared code) {noise.shared:.2%}")
+    print("| test | σ_m | pair SD raw | ÷ control | ÷ peers |\n|---|---:|---:|---:|---:|")
+    for k, views in view_sds(runs).items():
+        print(f"| {k} | {noise.models[k]:.1%} | {views[RAW]:.1%} | {views[CONTROL]:.1%} | "
+              f"{views[PEERS]:.1%} |")
     if history:
         print(f"history screen: process_sd {history.process_sd:.2%}, session drift "
               f"{history.session_drift:.2%} (calibrate/synthetic.py NoiseModel)")
-    policy = PairPolicy()
+    policy = PairPolicy(view=args.view)
+    print(f"view: {args.view}")
     print(table(noise, history, policy, args.sessions))
     if args.detectable:
         power, median = detectable_power(noise, policy, args.detectable)

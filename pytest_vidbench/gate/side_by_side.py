@@ -227,7 +227,10 @@ def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy)
             if failed is not None:
                 t.verdict, t.look = failed, look
                 continue
-            diffs, orders = differences(family.pairs, t.key, view, family.references)
+            # ÷ peers: the fixed references, or with none (every test paired) the median of
+            # every other paired test, leave-one-out.
+            peers = family.references or family.keys
+            diffs, orders = differences(family.pairs, t.key, view, peers)
             t.estimate = crossover(diffs, orders)
             bases = [p.base.values[t.key] for p in family.pairs if t.key in p.base.values]
             t.base_median = statistics.median(bases) if bases else None
