@@ -159,6 +159,17 @@ def test_the_peers_view_is_a_double_difference_against_the_references() -> None:
     assert none == []
 
 
+def test_with_every_test_paired_peers_are_the_other_paired_tests() -> None:
+    # No fixed references: each test's d less the median of the other tests' own d. The
+    # process speed (shared by every model, 20% here) cancels; the slowed test stands out.
+    family = _family()
+    judge_pairs(family, Pairs({KEYS[0]: 0.3, KEYS[1]: 0.0, KEYS[2]: 0.0}),
+                PairPolicy(view=PEERS))
+    assert _status(family) == {KEYS[0]: "regression", KEYS[1]: "unchanged",
+                               KEYS[2]: "unchanged"}
+    assert family.tests[0].verdict.extra["view"] == PEERS
+
+
 def test_holm_over_the_family_recycles_alpha_once_a_test_is_rejected() -> None:
     # Two clear regressions: both are rejected at the same look, the second at α/(m − 1).
     family = _family()
