@@ -73,7 +73,7 @@ def test_with_a_history_the_whole_judge_screens_first() -> None:
 
 
 def test_the_real_series_files_are_read() -> None:
-    found = outcomes(TRACES / "series" / "unchanged-01.json")
+    found = outcomes(TRACES / "series" / "unchanged-s10.json")
     assert len(found) == 7 and {o.status for o in found.values()} <= {"unchanged", "regression",
                                                                       "suspicious"}
     assert all(o.pairs >= 8 and o.look >= 1 for o in found.values())

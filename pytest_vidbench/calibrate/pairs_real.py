@@ -171,11 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in dict.fromkeys(s for _, s in plan):
             where = tmp / _slug(spec or "unchanged")
             trees[spec] = (where, make_head(root, base, where, spec))
-        counts: dict[str, int] = {}
         for i, (name, spec) in enumerate(plan):
-            counts[name] = counts.get(name, 0) + 1
             tree, head = trees[spec]
-            out = tmp / f"{_slug(name)}-{counts[name]:02d}.json"
+            # Named by the order's seed: series run in parts never overwrite each other.
+            out = tmp / f"{_slug(name)}-s{args.seed + i}.json"
             code, seconds = run_one(tree, base, args.seed + i, out, extra)
             run = SeriesRun(name, args.seed + i, code, seconds, head, base, outcomes(out))
             if args.keep:
