@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pytest_vidbench.calibrate.real import interleaved
+from pytest_vidbench.calibrate.real import interleaved, read_log, slug
 
 CONFTEST = '''"""Head of a side-by-side series: {spec} (pytest_vidbench/calibrate/pairs_real.py)."""
 from pytest_vidbench.calibrate import slowdown
@@ -116,11 +116,7 @@ def run_one(head_tree: Path, base: str, seed: int, out: Path, extra: list[str]
 def summarize_log(path: Path) -> str:
     """A Markdown table of a `--log` file: per series, gates failed and, per model, the runs
     that called it a regression, the median change and the median pairs it took."""
-    series: dict[str, list[dict]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            run = json.loads(line)
-            series.setdefault(run["series"], []).append(run)
+    series = read_log(path)
     lines = ["| series | runs | gate failed | per model: regression / runs (median change, "
              "median pairs) | wall per run (median) |", "|---|---:|---:|---|---:|"]
     for name, runs in series.items():
@@ -136,10 +132,6 @@ def summarize_log(path: Path) -> str:
         lines.append(f"| {name} | {len(runs)} | {sum(r['exit_code'] == 1 for r in runs)} | "
                      f"{', '.join(cells)} | {wall:.1f} min |")
     return "\n".join(lines)
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "-" for c in name).strip("-")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     trees: dict[str | None, tuple[Path, str]] = {}
     try:
         for spec in dict.fromkeys(s for _, s in plan):
-            where = tmp / _slug(spec or "unchanged")
+            where = tmp / slug(spec or "unchanged")
             trees[spec] = (where, make_head(root, base, where, spec))
         for i, (name, spec) in enumerate(plan):
             tree, head = trees[spec]
             # Named by the order's seed: series run in parts never overwrite each other.
-            out = tmp / f"{_slug(name)}-s{args.seed + i}.json"
+            out = tmp / f"{slug(name)}-s{args.seed + i}.json"
             code, seconds = run_one(tree, base, args.seed + i, out, extra)
             run = SeriesRun(name, args.seed + i, code, seconds, head, base, outcomes(out))
             if args.keep:

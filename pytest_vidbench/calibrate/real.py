@@ -111,14 +111,20 @@ def _fresh_effect(runs: list[dict], model: str) -> str:
     return f" ({statistics.median(changes):+.0f}% in {len(changes)})" if changes else ""
 
 
-def summarize_log(path: Path) -> str:
-    """A Markdown table of a `--log` file: per series, the gate and each model's verdicts
-    (regression/suspicious counts, and the change fresh processes measured where any did)."""
+def read_log(path: Path) -> dict[str, list[dict]]:
+    """A `--log` file's runs (one JSON line each), grouped by series in their order."""
     series: dict[str, list[dict]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             run = json.loads(line)
             series.setdefault(run["series"], []).append(run)
+    return series
+
+
+def summarize_log(path: Path) -> str:
+    """A Markdown table of a `--log` file: per series, the gate and each model's verdicts
+    (regression/suspicious counts, and the change fresh processes measured where any did)."""
+    series = read_log(path)
     lines = ["| series | runs | gate failed | regression / suspicious per model | wall per run "
              "(median) |", "|---|---:|---:|---|---:|"]
     for name, runs in series.items():
@@ -132,7 +138,7 @@ def summarize_log(path: Path) -> str:
     return "\n".join(lines)
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in ".-" else "-" for c in name).strip("-")
 
 
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, slowdown in plan:
             outcome = run_suite(args.root, baselines, out, False, slowdown, extra)
             series.setdefault(name, Series()).runs.append(outcome)
-            _keep(args.keep, out, f"{_slug(name)}-{len(series[name].runs):02d}.json")
+            _keep(args.keep, out, f"{slug(name)}-{len(series[name].runs):02d}.json")
             if args.log:
                 with args.log.open("a") as log:
                     log.write(json.dumps({"series": name, **outcome.__dict__}) + "\n")
