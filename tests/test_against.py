@@ -49,6 +49,20 @@ def make_generator(kind):
 '''
 
 
+CHANGED = '''
+_make_unchanged = make_generator
+
+
+def make_generator(kind):
+    generate = _make_unchanged(kind)
+
+    def changed(prompt, seed):
+        frames = generate(prompt, seed)
+        return 1 - frames if kind == "toy" else frames
+    return changed
+'''
+
+
 def git(path: Path, *args: str) -> str:
     done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
                           cwd=path, capture_output=True, text=True, check=True)
@@ -102,24 +116,43 @@ def test_a_slowdown_in_heads_code_fails_the_gate_and_a_test_base_lacks_is_new(
     assert git(repo.path, "worktree", "list").count("\n") == 0  # the base worktree is gone
 
 
-def test_memory_is_judged_against_bases_own_process(pytester: pytest.Pytester) -> None:
-    write_project(pytester, metrics=("memory",), models=("toy",))
+def test_memory_and_fidelity_are_judged_against_bases_own_process(
+        pytester: pytest.Pytester) -> None:
+    write_project(pytester, metrics=("memory", "psnr"), models=("toy",))
     git(pytester.path, "init", "-q")
     commit(pytester, "base")
+    same = pytester.runpytest("--vidbench", "--vidbench-against", "HEAD")  # no stored clip
+    assert same.ret == pytest.ExitCode.OK, same.stdout.str()
+    found = {r["metric"]: r["verdict"] for r in results(pytester)["results"]}
+    assert found["memory"]["status"] == "unchanged"
+    assert found["psnr"]["status"] == "unchanged"
+    assert set(found["psnr"]["extra"]["vs_base"].values()) == {100.0}  # identical frames
     conftest = pytester.path / "conftest.py"
     conftest.write_text(conftest.read_text().replace(
-        "def pytest_vidbench_models", BIGGER + "\n\ndef pytest_vidbench_models"))
-    commit(pytester, "head: toy takes 64 MiB more")
-    run = pytester.runpytest("--vidbench", "--vidbench-against", "HEAD~1")
-    assert run.ret == pytest.ExitCode.TESTS_FAILED, run.stdout.str()
-    (record,) = results(pytester)["results"]
-    verdict = record["verdict"]
-    assert verdict["status"] == "regression" and verdict["method"] == "paired/tolerance"
+        "def pytest_vidbench_models", BIGGER + CHANGED + "\n\ndef pytest_vidbench_models"))
+    commit(pytester, "head: toy takes 64 MiB more, and its frames are inverted")
+    changed = pytester.runpytest("--vidbench", "--vidbench-against", "HEAD~1",
+                                 "--vidbench-markdown=comment.md")
+    assert changed.ret == pytest.ExitCode.TESTS_FAILED, changed.stdout.str()
+    found = {r["metric"]: r["verdict"] for r in results(pytester)["results"]}
+    memory, psnr = found["memory"], found["psnr"]
+    assert memory["status"] == "regression" and memory["method"] == "paired/tolerance"
     (warm,) = results(pytester)["run"]["side_by_side"]["warmup"]
     base, head = warm["base"]["values"]["toy[fp32]::memory"], \
         warm["head"]["values"]["toy[fp32]::memory"]
-    assert head - base >= 60 * 2**20 and verdict["baseline"] == base
-    assert results(pytester)["run"]["side_by_side"]["pairs"] == []  # memory needs no pairs
+    assert head - base >= 60 * 2**20 and memory["baseline"] == base
+    assert psnr["status"] == "regression" and psnr["method"] == "paired/floor"
+    assert max(psnr["extra"]["vs_base"].values()) < 30  # the floor
+    assert psnr["extra"]["aa_worst"] == 100.0  # head's own two processes agree exactly
+    assert "--vidbench-accept-output-change" in psnr["reason"]
+    assert "2 regressions" in (pytester.path / "comment.md").read_text()
+    assert results(pytester)["run"]["side_by_side"]["pairs"] == []  # neither needs pairs
+    accepted = pytester.runpytest("--vidbench", "--vidbench-against", "HEAD~1",
+                                  "--vidbench-accept-output-change")
+    assert accepted.ret == pytest.ExitCode.TESTS_FAILED  # the memory regression still fails
+    found = {r["metric"]: r["verdict"] for r in results(pytester)["results"]}
+    assert found["psnr"]["status"] == "new" and found["psnr"]["extra"]["accepted_change"]
+    assert found["memory"]["status"] == "regression"
 
 
 @pytest.mark.parametrize(("args", "message"), [

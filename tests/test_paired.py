@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from pytest_vidbench.gate.paired import (
+    POCOCK,
+    SPENDING,
     crossover,
     detectable_at,
     look_levels,
@@ -85,12 +87,22 @@ def test_obrien_fleming_spending_matches_its_formula() -> None:
     assert spent(alpha, 0.0) == 0.0
 
 
+def test_pocock_spending_matches_its_formula_and_spends_more_early() -> None:
+    alpha = 0.01
+    for t in (0.2, 0.5, 0.9):
+        assert spent(alpha, t, POCOCK) == pytest.approx(alpha * math.log(1 + (math.e - 1) * t))
+        assert spent(alpha, t, POCOCK) > spent(alpha, t)
+    assert spent(alpha, 1.0, POCOCK) == pytest.approx(alpha)
+
+
 @settings(max_examples=100, deadline=None)
-@given(st.floats(1e-4, 0.2), st.lists(st.integers(1, 20), min_size=1, max_size=5))
+@given(st.floats(1e-4, 0.2), st.lists(st.integers(1, 20), min_size=1, max_size=5),
+       st.sampled_from(SPENDING))
 def test_the_looks_spend_exactly_alpha_and_nothing_at_the_first(alpha: float,
-                                                                steps: list[int]) -> None:
+                                                                steps: list[int],
+                                                                kind: str) -> None:
     looks = list(np.cumsum(steps) * 2)
-    levels = look_levels(alpha, looks)
+    levels = look_levels(alpha, looks, kind)
     assert sum(levels) == pytest.approx(alpha)
     assert all(level >= 0 for level in levels)
     if len(looks) > 1:

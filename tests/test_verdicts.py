@@ -16,9 +16,10 @@ from pytest_vidbench.gate.history import PastRun, stable_start
 from pytest_vidbench.gate.history import TestHistory as History
 from pytest_vidbench.gate.judge import Comparison, Judge
 from pytest_vidbench.gate.memory import judge_memory
-from pytest_vidbench.gate.quality import judge_quality
+from pytest_vidbench.gate.quality import judge_fidelity_paired, judge_quality
 from pytest_vidbench.quality.metrics import FLICKER, PSNR
 from pytest_vidbench.records import FreshRun, ResultRecord, RunContext
+from pytest_vidbench.records.pairs import PairedFidelity
 
 SEVERITY = {"improvement": 0, "unchanged": 1, "suspicious": 2, "regression": 3}
 CONTROL = 0.02
@@ -224,6 +225,26 @@ def test_fidelity_is_judged_against_its_floor():
     assert verdict.status == "regression"
     assert verdict.limit == pytest.approx(PSNR.floor)
 
+
+
+@pytest.mark.parametrize("accept", [False, True])
+def test_side_by_side_fidelity_judges_heads_frames_against_bases(accept):
+    floor = PSNR.floor
+    same = judge_fidelity_paired(PSNR, PairedFidelity({"p0/s0": 100.0}, {"p0/s0": 100.0}),
+                                 accept)
+    assert same.status == "unchanged" and same.extra["aa_worst"] == 100.0
+    changed = judge_fidelity_paired(
+        PSNR, PairedFidelity({"p0/s0": 100.0, "p1/s0": floor - 1}, {"p0/s0": 100.0}), accept)
+    assert changed.status == ("new" if accept else "regression")
+    assert changed.extra.get("accepted_change", False) is accept
+    assert "--vidbench-accept-output-change" in changed.reason
+    # Head's own two processes already differ beyond the floor: no verdict either way.
+    noisy = judge_fidelity_paired(
+        PSNR, PairedFidelity({"p0/s0": floor - 5}, {"p0/s0": floor - 2}), accept)
+    assert noisy.status == "incomparable" and "own two processes" in noisy.reason
+    missing = judge_fidelity_paired(PSNR, PairedFidelity(problem="base's process failed: x"),
+                                    accept)
+    assert missing.status == "incomparable" and "base's process failed" in missing.reason
 
 def test_the_drift_threshold_lets_a_step_it_explains_pass_and_never_names_untouched_models():
     from dataclasses import replace

@@ -129,6 +129,13 @@ def test_pull_requests_are_judged_side_by_side_against_the_merge_base(
     bench = next(s for s in job["steps"] if s.get("id") == "bench")
     assert bench["env"]["SEED"] == "${{ github.run_id }}"  # one seed for every shard
     assert "--vidbench-update-baselines" not in command
+    # An intended change of output is accepted by a label that a reviewer adds, visibly.
+    assert command[command.index("--vidbench-pair-seed") + 2] == "$ACCEPT"
+    assert "'vidbench-output-change'" in bench["env"]["ACCEPT"]
+    assert "--vidbench-accept-output-change" in bench["env"]["ACCEPT"]
+    triggers = _triggers(workflow)["pull_request"]
+    assert {"labeled", "unlabeled", "synchronize"} <= set(triggers["types"])
+    assert "github.event.label.name == 'vidbench-output-change'" in job["if"]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -21,6 +21,7 @@ import numpy as np
 from pytest_vidbench.calibrate.pairs_fit import PairNoise, fit_pairs, read_pairs, view_sds
 from pytest_vidbench.calibrate.pairs_sim import Scenario, detectable_power, tally
 from pytest_vidbench.calibrate.synthetic import NoiseModel
+from pytest_vidbench.gate.paired import OBF, SPENDING
 from pytest_vidbench.gate.side_by_side import CONTROL, PEERS, RAW, VIEWS, PairPolicy
 
 
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=_positive, default=3000)
     parser.add_argument("--view", choices=VIEWS, default=CONTROL,
                         help="the pairs' view (the plugin's --vidbench-pair-view)")
+    parser.add_argument("--looks", default="8,16,24",
+                        help="analysed pairs at each look (the plugin's --vidbench-pair-looks)")
+    parser.add_argument("--spending", choices=SPENDING, default=OBF,
+                        help="how the looks share α (the plugin's --vidbench-pair-spending)")
     parser.add_argument("--detectable", type=int, default=0,
                         help="also check the printed detectable effect on N sessions")
     args = parser.parse_args(argv)
@@ -119,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if history:
         print(f"history screen: process_sd {history.process_sd:.2%}, session drift "
               f"{history.session_drift:.2%} (calibrate/synthetic.py NoiseModel)")
-    policy = PairPolicy(view=args.view)
-    print(f"view: {args.view}")
+    policy = PairPolicy(view=args.view, looks=tuple(int(x) for x in args.looks.split(",")),
+                        spending=args.spending)
+    print(f"view: {args.view}, looks {args.looks}, spending {args.spending}")
     print(table(noise, history, policy, args.sessions))
     if args.detectable:
         power, median = detectable_power(noise, policy, args.detectable)

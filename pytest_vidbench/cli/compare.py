@@ -108,13 +108,12 @@ def judge(new: NewRun, history: History, thresholds: Thresholds) -> Comparison:
     if merged or paired:
         for record, verdict in zip(new.records, stored, strict=True):
             own = record.kind in ("latency", "energy") or (
-                paired and record.kind == "memory" and verdict is not None
-                and verdict.method.startswith("paired"))
+                paired and verdict is not None and verdict.method.startswith("paired"))
             if own and verdict is not None:
                 record.verdict = verdict
     if paired:
-        comparison.notes.append("side by side: latency, energy and memory verdicts are the "
-                                "run's own, from its head and base processes "
+        comparison.notes.append("side by side: latency, energy, memory and fidelity verdicts "
+                                "are the run's own, from its head and base processes "
                                 "(docs/side-by-side.md)")
     elif merged:
         comparison.notes.append("merged shards: latency and energy verdicts are each shard's "

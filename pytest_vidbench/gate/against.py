@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pytest_vidbench.gate.confirm import Policy
 from pytest_vidbench.gate.decide import TimingInput, decide, stage1
@@ -25,7 +25,10 @@ from pytest_vidbench.gate.side_by_side import (
     judge_pairs,
 )
 from pytest_vidbench.records import ResultRecord, Verdict
-from pytest_vidbench.records.pairs import Pair
+from pytest_vidbench.records.pairs import Pair, PairedFidelity
+
+if TYPE_CHECKING:
+    from pytest_vidbench.quality.registry import QualityMetric
 
 CLEARED = ("unchanged", "improvement")  # screen verdicts that need no pairs
 
@@ -44,6 +47,9 @@ class Pairing(Protocol):
         call's); returns the keys that base has no test for."""
 
     def measure(self, keys: list[str], count: int) -> list[Pair]: ...
+
+    def fidelity(self, record: ResultRecord, metric: QualityMetric) -> PairedFidelity:
+        """Head's frames of a fidelity test scored against the warm-up pair's clips."""
 
     def finished(self, family: PairedFamily) -> None:
         """Hands the analysed pairs back for the results file."""

@@ -17,7 +17,7 @@ from pytest_vidbench.gate.confirm import Policy, Remeasure, confirm
 from pytest_vidbench.gate.decide import TimingInput, decide, stage1
 from pytest_vidbench.gate.history import TestHistory
 from pytest_vidbench.gate.memory import judge_memory, judge_memory_paired
-from pytest_vidbench.gate.quality import judge_quality
+from pytest_vidbench.gate.quality import judge_fidelity_paired, judge_quality
 from pytest_vidbench.gate.timing import within_process_variance
 from pytest_vidbench.records import ResultRecord, RunContext, Verdict
 
@@ -102,8 +102,10 @@ class Judge:
                 "normalised by the other models or by the control")
         compared = [r.key for r in records if r.status == "ok" and r.value is not None
                     and r.kind in ("latency", "energy", "memory")]
-        if self.pairing is not None and compared:  # the warm-up pair, every test it compares
-            self.lacking = self.pairing.base_lacks(compared)
+        fidelity = [r.key for r in records if r.kind == "quality" and r.status == "ok"
+                    and (m := self.quality_metrics.get(r.metric)) and m.needs_reference]
+        if self.pairing is not None and (compared or fidelity):  # the warm-up pair
+            self.lacking = self.pairing.base_lacks(compared + fidelity) - set(fidelity)
         for record in records:
             test = histories.get(record.key)
             verdict = self._verdict(record, comparison, test)
@@ -129,9 +131,12 @@ class Judge:
             return judge_memory_paired(record.key, self.pairing.warmed, self.lacking,
                                        t.memory_rel_tolerance,
                                        t.memory_abs_tolerance_mib * 2**20)
+        metric = self.quality_metrics.get(record.metric) if record.kind == "quality" else None
+        if self.pairing is not None and metric is not None and metric.needs_reference:
+            return judge_fidelity_paired(metric, self.pairing.fidelity(record, metric),
+                                         self.pairing.policy.accept_output)
         if comparison.incomparable:
             return Verdict("incomparable", reason=comparison.warnings()[0])
-        metric = self.quality_metrics.get(record.metric) if record.kind == "quality" else None
         if record.kind == "quality" and metric is None:
             return Verdict("incomparable", reason=f"quality metric {record.metric!r} is not "
                            "registered here")

@@ -9,7 +9,8 @@ d_BA the others, δ = (mean d_AB + mean d_BA) / 2, the pooled within-order varia
 n − 2 degrees of freedom and se(δ) = s/2 · √(1/n_AB + 1/n_BA).
 
 Looks share α by an O'Brien–Fleming-type spending function (Lan & DeMets 1983,
-Biometrika 70(3)): α(t) = 2 − 2Φ(z_{1−α/2} / √t) at information fraction t. The share of a
+Biometrika 70(3)): α(t) = 2 − 2Φ(z_{1−α/2} / √t) at information fraction t, or by a
+Pocock-type one, α · ln(1 + (e − 1) t) (the same paper). The share of a
 look is spent on its own p-value (a Bonferroni split over looks, which holds whatever the
 correlation between looks: Jennison & Turnbull 2000, §2.3), and success is not allowed at
 the first look, whose share moves to the second.
@@ -90,15 +91,24 @@ def crossover(diffs: Sequence[float], base_first: Sequence[bool]) -> PairedEstim
     return PairedEstimate(n, (m_ab + m_ba) / 2, se, n - 2, (m_ab - m_ba) / 2)
 
 
-def spent(alpha: float, t: float) -> float:
-    """Lan–DeMets O'Brien–Fleming-type α spent by information fraction t ∈ (0, 1]."""
+OBF, POCOCK = "obrien-fleming", "pocock"
+SPENDING = (OBF, POCOCK)
+
+
+def spent(alpha: float, t: float, kind: str = OBF) -> float:
+    """Lan–DeMets α spent by information fraction t ∈ (0, 1]: O'Brien–Fleming-type (little
+    early, most at the end) or Pocock-type, α · ln(1 + (e − 1) t) (Lan & DeMets 1983), which
+    spends more early, so a clear change stops sooner and the last look gets less."""
     if t <= 0:
         return 0.0
+    t = min(t, 1.0)
+    if kind == POCOCK:
+        return alpha * math.log1p((math.e - 1) * t)
     z = stats.t_quantile(1 - alpha / 2, math.inf)
-    return min(alpha, 2 * stats.t_upper_p(z / math.sqrt(min(t, 1.0)), math.inf))
+    return min(alpha, 2 * stats.t_upper_p(z / math.sqrt(t), math.inf))
 
 
-def look_levels(alpha: float, looks: Sequence[int]) -> list[float]:
+def look_levels(alpha: float, looks: Sequence[int], kind: str = OBF) -> list[float]:
     """The α each look may spend on its own p-value (they sum to `alpha`): the spending
     function's increments at t = pairs / final pairs, with the first look's share moved to
     the second (no success on the first look's pairs). One look: all of α there."""
@@ -106,7 +116,7 @@ def look_levels(alpha: float, looks: Sequence[int]) -> list[float]:
         raise ValueError("looks must be increasing pair counts")
     if len(looks) == 1:
         return [alpha]
-    cumulative = [spent(alpha, n / looks[-1]) for n in looks]
+    cumulative = [spent(alpha, n / looks[-1], kind) for n in looks]
     levels = [cumulative[0]] + [b - a for a, b in itertools.pairwise(cumulative)]
     levels[1] += levels[0]
     levels[0] = 0.0

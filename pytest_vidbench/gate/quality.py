@@ -8,6 +8,9 @@ from pytest_vidbench.records import Verdict
 
 if TYPE_CHECKING:
     from pytest_vidbench.quality.registry import QualityMetric
+    from pytest_vidbench.records.pairs import PairedFidelity
+
+ACCEPT_OPTION = "--vidbench-accept-output-change"
 
 
 def judge_quality(metric: QualityMetric, current: dict[str, float],
@@ -46,3 +49,48 @@ def judge_quality(metric: QualityMetric, current: dict[str, float],
     if -worsening > tolerance:
         return Verdict("improvement", reason="better beyond the tolerance", **common)
     return Verdict("unchanged", reason="within tolerance", **common)
+
+
+def _worst(metric: QualityMetric, values: dict[str, float]) -> float:
+    return min(values.values()) if metric.direction == "higher" else max(values.values())
+
+
+def judge_fidelity_paired(metric: QualityMetric, found: PairedFidelity,
+                          accept: bool) -> Verdict:
+    """Side by side: head's frames against base's for the same (prompt, seed), on the
+    metric's floor; no stored reference clip is needed. Head's own two processes (the run's
+    and its arm's) are the A/A check: where they differ beyond the floor, as nondeterministic
+    kernels may on a GPU, the metric cannot tell a change from noise on this device.
+    `accept`: the change of output is intended, so it is shown and does not fail the gate."""
+    if not found.vs_base:
+        return Verdict("incomparable", method="paired",
+                       reason=f"no frames of base's process to compare with: {found.problem}"
+                       if found.problem else "no frames of base's process to compare with")
+    unit = "" if metric.unit == "score" else f" {metric.unit}"
+    extra = {"paired": True, "vs_base": dict(found.vs_base),
+             "head_value": sum(found.vs_base.values()) / len(found.vs_base)}
+    if found.aa:
+        aa = _worst(metric, found.aa)
+        extra["aa_worst"] = aa
+        if metric.below_floor(aa):
+            return Verdict("incomparable", method="paired", limit=metric.floor, extra=extra,
+                           reason=f"head's own two processes already differ beyond the floor "
+                           f"(worst {aa:.4g}{unit} against {metric.floor:g}): {metric.name} "
+                           "cannot tell a change of output from this device's noise")
+    verdict = judge_quality(metric, found.vs_base, {})
+    verdict.method = "paired/floor"
+    verdict.extra.update(extra)
+    aa_text = f"; head's own processes agree to {extra['aa_worst']:.4g}{unit}" \
+        if "aa_worst" in extra else ""
+    if verdict.status != "regression":
+        verdict.reason = f"head's frames against base's: {verdict.reason}{aa_text}"
+        return verdict
+    if accept:
+        verdict.status = "new"
+        verdict.extra["accepted_change"] = True
+        verdict.reason = (f"an intended change of output, accepted with {ACCEPT_OPTION}: "
+                          f"head's frames against base's: {verdict.reason}")
+        return verdict
+    verdict.reason = (f"head's frames against base's: {verdict.reason}{aa_text}. An intended "
+                      f"change of output? Accept it with {ACCEPT_OPTION}")
+    return verdict

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pytest_vidbench.gate.paired import (
+    OBF,
     PairedEstimate,
     crossover,
     detectable_at,
@@ -52,6 +53,8 @@ class PairPolicy:
     futility: float = 0.95  # one-sided level of the upper bound that stops for futility
     power: float = 0.95  # of the detectable effect each row reports
     screen: bool = False  # pair only the history screen's suspects (cheaper, less power)
+    accept_output: bool = False  # fidelity: head's frames may differ from base's on purpose
+    spending: str = OBF  # how the looks share α (gate/paired.py `spent`)
 
 
 @dataclass
@@ -139,7 +142,7 @@ def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: fl
     sd = e.se * math.sqrt(e.n)  # one pair's SD (se = sd / √n for balanced orders)
     # What the whole design could see at this SD: an effect that large would not have stopped
     # for futility here, so it would have met the last look's pairs and level.
-    final = look_levels(policy.alpha / family, policy.looks)[-1]
+    final = look_levels(policy.alpha / family, policy.looks, policy.spending)[-1]
     most = max(e.n, policy.looks[-1])
     detectable = detectable_at(sd, most, final, policy.power, math.log1p(t.min_effect),
                                df=e.df)  # the SD's own uncertainty
@@ -189,7 +192,8 @@ def _judge_look(open_: list[PairedTest], family: int, rejected: int, look: int,
     ranked = sorted((t for t in still if t.estimate is not None),
                     key=lambda t: t.estimate.p_worse)  # type: ignore[union-attr]
     for t in ranked:
-        level = look_levels(policy.alpha / (family - rejected), policy.looks)[look - 1]
+        level = look_levels(policy.alpha / (family - rejected), policy.looks,
+                            policy.spending)[look - 1]
         e = t.estimate
         assert e is not None
         if level <= 0 or e.p_worse > level:

@@ -25,6 +25,7 @@ from pytest_vidbench.records.pairs import ArmName, ArmRun
 
 OTHER_TREE_ENV = "PYTEST_VIDBENCH_OTHER_TREE"
 KEYS_OPTION = "--vidbench-only-keys"
+CLIPS_OPTION = "--vidbench-save-clips"  # the warm-up pair's processes save their frames here
 NO_COLLECTION = (2, 3, 4, 5)  # pytest's interrupted/internal/usage/no-tests exit codes
 
 
@@ -117,15 +118,14 @@ def _answer(arm: Arm, document: dict, keys: Sequence[str], wall: float, tail: st
         elif r.get("status") == "ok" and isinstance(r.get("value"), (int, float)) \
                 and r["value"] > 0:
             values[key] = float(r["value"])
-    for key in keys:
-        if key not in values and key not in errors:
-            errors[key] = f"the {arm.name} process measured no value for it: {tail}"
+    missing = [k for k in keys if k not in values and k not in errors]
+    for key in missing:
+        errors[key] = f"the {arm.name} process measured no value for it: {tail}"
     samples = [float(x) for x in run.get("control_samples") or []]
     return ArmRun(arm.name, values, statistics.median(samples) if samples else None, errors,
-                  wall_seconds=wall)
+                  missing, wall_seconds=wall)
 
 
 def missing_keys(run: ArmRun, keys: Sequence[str]) -> set[str]:
     """Keys this process's tree has no test for (as opposed to a test that failed)."""
-    return {k for k in keys if k not in run.values and
-            run.errors.get(k, "").startswith(f"the {run.arm} process measured no value")}
+    return set(keys) & set(run.missing)

@@ -15,8 +15,9 @@ import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from pytest_vidbench.measure.arms import Arm, run_arm
+from pytest_vidbench.measure.arms import CLIPS_OPTION, Arm, run_arm
 from pytest_vidbench.records.pairs import ArmRun, Pair
 
 RETRIES = 2
@@ -48,10 +49,11 @@ class PairSchedule:
             return FIRST_TIMEOUT
         return max(MIN_TIMEOUT, TIMEOUT_FACTOR * statistics.median(self.base_walls))
 
-    def _half(self, arm: Arm, keys: Sequence[str]) -> ArmRun:
+    def _half(self, arm: Arm, keys: Sequence[str], clips: Path | None) -> ArmRun:
+        options = self.options + ((f"{CLIPS_OPTION}={clips / arm.name}",) if clips else ())
         for attempt in range(1, RETRIES + 2):
             args = self.base_args if arm.name == "base" else self.head_args
-            run = self.run(arm, args, keys, self.options, self.timeout())
+            run = self.run(arm, args, keys, options, self.timeout())
             run.attempts = attempt
             if run.ok:
                 if arm.name == "base":
@@ -61,16 +63,18 @@ class PairSchedule:
                       f"{run.error}")
         return run
 
-    def _pair(self, keys: Sequence[str], base_first: bool, block: int) -> Pair:
+    def _pair(self, keys: Sequence[str], base_first: bool, block: int,
+              clips: Path | None = None) -> Pair:
         first, second = (self.base, self.head) if base_first else (self.head, self.base)
-        a = self._half(first, keys)
-        b = self._half(second, keys)
+        a = self._half(first, keys, clips)
+        b = self._half(second, keys, clips)
         base, head = (a, b) if base_first else (b, a)
         return Pair(base, head, base_first, block)
 
-    def warm_up(self, keys: Sequence[str]) -> Pair:
+    def warm_up(self, keys: Sequence[str], clips: Path | None = None) -> Pair:
+        """The first pair; with `clips`, each process saves its frames in clips/<arm>/."""
         self.note("side by side: warm-up pair (not analysed)")
-        return self._pair(keys, True, -1)
+        return self._pair(keys, True, -1, clips)
 
     def measure(self, keys: list[str], count: int) -> list[Pair]:
         """`count` more pairs (rounded up to whole blocks), in the seeded order."""

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_vidbench.config import VidbenchConfig
+from pytest_vidbench.gate.paired import OBF, POCOCK, SPENDING
+from pytest_vidbench.gate.quality import ACCEPT_OPTION
 from pytest_vidbench.gate.side_by_side import VIEWS, PairedFamily, PairPolicy
-from pytest_vidbench.measure.arms import KEYS_OPTION, Arm, missing_keys
+from pytest_vidbench.measure.arms import CLIPS_OPTION, KEYS_OPTION, Arm, missing_keys
 from pytest_vidbench.measure.fresh import carried_options
 from pytest_vidbench.measure.schedule import PairSchedule
 from pytest_vidbench.measure.worktree import AgainstError, BaseTree, open_base, state, toplevel
-from pytest_vidbench.records.pairs import Pair, SideBySide
+from pytest_vidbench.plugin.fidelity import paired_fidelity
+from pytest_vidbench.records.pairs import Pair, PairedFidelity, SideBySide
+
+if TYPE_CHECKING:
+    from pytest_vidbench.quality.registry import QualityMetric
+    from pytest_vidbench.records import ResultRecord
 
 DEFAULT_LOOKS = (8, 16, 24)
 
@@ -41,6 +52,10 @@ def add_against_options(group: pytest.OptionGroup) -> None:
     group.addoption("--vidbench-pair-view", default="control", choices=VIEWS,
                     help="with --vidbench-against: the view of each pair's ratio (default "
                          "control)")
+    group.addoption("--vidbench-pair-spending", default=OBF, choices=SPENDING,
+                    help="with --vidbench-against: how the looks share α (default "
+                         f"{OBF}; {POCOCK} stops clear changes sooner, see "
+                         "docs/side-by-side.md)")
     group.addoption("--vidbench-pair-seed", type=int, default=None, metavar="N",
                     help="with --vidbench-against: the seed of the ABBA/BAAB order (default: "
                          "random, recorded in the results)")
@@ -48,7 +63,11 @@ def add_against_options(group: pytest.OptionGroup) -> None:
                     help="with --vidbench-against and a history on this machine: pair only "
                          "what the history screen suspects (cheaper; misses more, see "
                          "docs/side-by-side.md)")
+    group.addoption(ACCEPT_OPTION, action="store_true", default=False,
+                    help="with --vidbench-against: head's frames differ from base's on "
+                         "purpose; fidelity rows show the change and do not fail the gate")
     group.addoption(KEYS_OPTION, default=None, help=argparse.SUPPRESS)  # an arm's process
+    group.addoption(CLIPS_OPTION, default=None, help=argparse.SUPPRESS)
 
 
 def keep_only(config: pytest.Config, items: list[pytest.Item], key_of: object) -> None:
@@ -97,7 +116,9 @@ class Against:
     policy: PairPolicy
     record: SideBySide
     base: BaseTree
+    head_frames: Callable[[set[tuple[str, str]]], dict] | None = None  # set before judging
     _warmed_keys: set[str] = field(default_factory=set)
+    _clips: Path | None = None  # the warm-up pair's frames, removed at close
 
     @property
     def warmed(self) -> Pair | None:
@@ -108,7 +129,8 @@ class Against:
             return set()
         warm = self.warmed
         if warm is None:
-            warm = self.schedule.warm_up(keys)
+            self._clips = Path(tempfile.mkdtemp(prefix="vidbench-clips-"))
+            warm = self.schedule.warm_up(keys, self._clips)
             self.record.warmup.append(warm)
             self._warmed_keys = set(keys)
         assert set(keys) <= self._warmed_keys, "the warm-up pair ran fewer tests than asked"
@@ -117,12 +139,20 @@ class Against:
     def measure(self, keys: list[str], count: int) -> list[Pair]:
         return self.schedule.measure(keys, count)
 
+    def fidelity(self, record: ResultRecord, metric: QualityMetric) -> PairedFidelity:
+        assert self.head_frames is not None, "run_end gives the run's frames before judging"
+        frames = self.head_frames({(record.model, record.variant)})
+        return paired_fidelity(record, metric, frames.get((record.model, record.variant), {}),
+                               self._clips, self.warmed)
+
     def finished(self, family: PairedFamily) -> None:
         self.record.pairs = list(family.pairs)
         self.record.error = family.error
 
     def close(self) -> None:
         self.base.remove()
+        if self._clips is not None:
+            shutil.rmtree(self._clips, ignore_errors=True)
 
 
 def open_against(config: pytest.Config, c: VidbenchConfig, updating: bool,
@@ -180,5 +210,7 @@ def open_against(config: pytest.Config, c: VidbenchConfig, updating: bool,
                         head.dirty, seed)
     policy = PairPolicy(alpha=c.thresholds.alpha, looks=looks,
                         view=config.getoption("--vidbench-pair-view"),
-                        screen=config.getoption("--vidbench-pair-screen"))
+                        screen=config.getoption("--vidbench-pair-screen"),
+                        accept_output=config.getoption(ACCEPT_OPTION),
+                        spending=config.getoption("--vidbench-pair-spending"))
     return Against(schedule, policy, record, base)

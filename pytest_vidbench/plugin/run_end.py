@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_vidbench.gate.judge import Comparison, Judge, policy_of
-from pytest_vidbench.measure.arms import OTHER_TREE_ENV, foreign_modules
+from pytest_vidbench.measure.arms import CLIPS_OPTION, OTHER_TREE_ENV, foreign_modules
 from pytest_vidbench.measure.fresh import in_child_process
 from pytest_vidbench.measure.worktree import AgainstError
+from pytest_vidbench.plugin.fidelity import save_arm_clips
 from pytest_vidbench.plugin.remeasure import more_runs, remeasure_in_fresh_processes
 from pytest_vidbench.records import RunContext, RunReport
 from pytest_vidbench.store.histories import histories
@@ -53,6 +54,7 @@ def judge_run(session: VidbenchSession, interrupted: bool) -> tuple[Comparison, 
     context.alpha = policy.alpha
     judge = Judge(c.thresholds, session.measured.quality_metrics(), policy, pairing)
     if pairing is not None:
+        pairing.head_frames = session.measured.clips
         session.release_devices()  # the arms' processes need the device
         context.side_by_side = pairing.record
     remeasure = remeasure_in_fresh_processes(session) if can else None
@@ -173,6 +175,10 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
     session.report = report
     cost.report += time.perf_counter() - report_started  # up to the writes, which it is in
     write_outputs(report, session.options, run_info(session, report, context))
+    if clips := session.config.getoption(CLIPS_OPTION, None):  # a warm-up arm's process
+        save_arm_clips(clips, session.measured.clips({(r.model, r.variant)
+                                                      for r in session.records}),
+                       c.reference_max_side, c.reference_max_frames)
     session.config.hook.pytest_vidbench_report(config=session.config, report=report)
     return 1 if report.gate_failed or session.failed_update or session.lost_workers else 0
 

@@ -20,6 +20,7 @@ class ArmRun:
     values: dict[str, float] = field(default_factory=dict)  # record key -> median (s or J)
     control: float | None = None  # the process's control workload median, seconds
     errors: dict[str, str] = field(default_factory=dict)  # record key -> why that test failed
+    missing: list[str] = field(default_factory=list)  # asked-for keys it has no test for
     error: str | None = None  # the whole process failed (after its retries)
     timed_out: bool = False
     wall_seconds: float = 0.0
@@ -54,6 +55,16 @@ class Pair:
     def from_json(cls, data: dict[str, Any]) -> Pair:
         return cls(ArmRun.from_json(data["base"]), ArmRun.from_json(data["head"]),
                    bool(data["base_first"]), int(data.get("block", 0)))
+
+
+@dataclass
+class PairedFidelity:
+    """Side by side, one fidelity test: head's frames scored against base's clip of the same
+    (prompt, seed), and against the clip of head's own arm process, the A/A check."""
+
+    vs_base: dict[str, float] = field(default_factory=dict)  # (prompt, seed) label -> score
+    aa: dict[str, float] = field(default_factory=dict)
+    problem: str | None = None  # why there is nothing to compare, if so
 
 
 @dataclass

@@ -35,8 +35,10 @@ def paired_text(record: ResultRecord) -> str:
 
 
 def paired_current(record: ResultRecord) -> float | None:
-    """Head's median over its paired processes: the value the paired change is about."""
-    value = record.verdict.extra.get("head_median") if record.verdict else None
+    """Head's median over its paired processes, or its arm's figure (memory, fidelity): the
+    value the paired verdict is about."""
+    extra = record.verdict.extra if record.verdict else {}
+    value = extra.get("head_median", extra.get("head_value"))
     return float(value) if is_number(value) and value > 0 else None
 
 
