@@ -83,7 +83,7 @@ def test_a_runner_without_baselines_renders_the_paired_verdicts(
     comment = (tmp_path / "c.md").read_text()
     assert f"head {HEAD[:12]} vs base {BASE[:12]} (main)" in comment
     assert "order seed 7" in comment and "16 pairs" in comment
-    assert "side by side: latency, energy and memory verdicts are the run's own" in \
+    assert "side by side: latency, energy, memory and fidelity verdicts are the run's own" in \
         capsys.readouterr().out
 
 
