@@ -2,7 +2,7 @@
 with a head commit that slows one model, through the plugin's own paired gate.
 
     python -m pytest_vidbench.calibrate.pairs_real --unchanged 5 --injected 5 \\
-        --slowdown ltx-tiny:2:0.33 --log LOG.jsonl --keep DIR     (about 15 min a run)
+        --slowdown ltx-tiny:2:0.33 --log LOG.jsonl --keep DIR     (5–15 min a run)
     python -m pytest_vidbench.calibrate.pairs_real --summarize LOG.jsonl
 
 Both arms are made from this checkout's HEAD commit, in temporary worktrees: base is HEAD,
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slowdown", action="append", default=None,
                         help="MODEL:REPEATS[:FRACTION] or sdpa:REPEATS (calibrate/slowdown.py), "
                              "in head's commit; repeat for several series "
-                             "(default ltx-tiny:2:0.33, about +25%%)")
+                             "(default ltx-tiny:2:0.33, measured +13–16%% ÷ control)")
     parser.add_argument("--seed", type=int, default=1, help="the first run's order seed")
     parser.add_argument("--log", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--keep", type=Path, default=None,
