@@ -2,7 +2,7 @@
 """Set up .venv when needed, then run the main job or the test suite.
 
     ./vb bench [ARGS]   runs  pytest benchmarks/ --vidbench [ARGS]
-    ./vb test  [ARGS]   runs  pytest [ARGS]
+    ./vb test  [ARGS]   runs  pytest -n auto --maxprocesses 4 [ARGS]
 
 Set-up happens once: a venv in .venv, torch==2.13.0 (a CUDA build when `nvidia-smi` works or
 VIDBENCH_TORCH_BUILD=cuda, from TORCH_INDEX_URL, the variable the GitHub workflow sets; the
@@ -31,7 +31,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 TORCH = "torch==2.13.0"
 # The CUDA index the workflow uses (.github/workflows/vidbench.yml).
 CUDA_INDEX = "https://download.pytorch.org/whl/cu124"
-COMMANDS = {"bench": ["benchmarks/", "--vidbench"], "test": []}
+# The tests run on up to 4 xdist workers (the 2-core machine: about 4.5 min, serial about 7.5);
+# `./vb test -n 0` runs them in one process.
+COMMANDS = {"bench": ["benchmarks/", "--vidbench"], "test": ["-n", "auto", "--maxprocesses", "4"]}
 
 
 def say(text: str) -> None:
