@@ -6,6 +6,7 @@ many standard errors from the thresholds, so no outcome depends on the draw.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -23,7 +24,9 @@ from pytest_vidbench.gate.side_by_side import (
     differences,
     judge_pairs,
 )
-from pytest_vidbench.records.pairs import ArmRun, Pair
+from pytest_vidbench.records.pairs import ArmRun, Pair, SideBySide
+from pytest_vidbench.report.format import format_change
+from pytest_vidbench.report.paired import control_warning
 
 KEYS = ["a[fp32]::latency", "b[fp32]::latency", "c[fp32]::latency"]
 
@@ -32,19 +35,22 @@ class Pairs:
     """A MeasurePairs: head = base × (1 + effect), with a per-process log noise `sd`."""
 
     def __init__(self, effects: dict[str, float], sd: float = 0.02, seed: int = 0,
-                 head: dict | None = None, base: dict | None = None) -> None:
+                 head: dict | None = None, base: dict | None = None, control: float = 0.0,
+                 speed_sd: float = 0.2) -> None:
         self.effects, self.sd, self.rng = effects, sd, random.Random(seed)
+        self.control, self.speed_sd = control, speed_sd  # head's control × (1 + control)
         self.head_run, self.base_run = head or {}, base or {}
         self.calls: list[int] = []
         self.blocks = 0
 
     def _arm(self, arm: str, effect: bool) -> ArmRun:
-        speed = self.rng.gauss(0, 0.2)  # the whole process: shared by its models and control
+        speed = self.rng.gauss(0, self.speed_sd)  # the whole process: its models and control
         values = {k: math.exp(speed + self.rng.gauss(0, self.sd)
                               + (math.log1p(self.effects.get(k, 0.0)) if effect else 0.0))
                   for k in self.effects}
         overrides = self.head_run if arm == "head" else self.base_run
-        return ArmRun(arm, values, math.exp(speed), **overrides)  # type: ignore[arg-type]
+        control = math.exp(speed + (math.log1p(self.control) if effect else 0.0))
+        return ArmRun(arm, values, control, **overrides)  # type: ignore[arg-type]
 
     def __call__(self, keys: list[str], count: int) -> list[Pair]:
         self.calls.append(count)
@@ -180,3 +186,35 @@ def test_holm_over_the_family_recycles_alpha_once_a_test_is_rejected() -> None:
     looks = PairPolicy().looks
     assert levels == pytest.approx([look_levels(0.01 / 3, looks)[1],
                                     look_levels(0.01 / 2, looks)[1]])
+
+
+def test_the_controls_own_change_is_estimated_from_the_pairs() -> None:
+    # Head runs the control 20% faster (a global setting such as TF32) and no model changes:
+    # ÷ control every model reads +25%, which the pairs alone cannot tell from a regression,
+    # but the control's own head/base can (report/paired.py `control_warning` says so).
+    family = _family()
+    judge_pairs(family, Pairs(dict.fromkeys(KEYS, 0.0), control=-0.2, speed_sd=0.01),
+                PairPolicy())
+    assert set(_status(family).values()) == {"regression"}
+    assert family.control is not None
+    assert math.expm1(family.control.delta) == pytest.approx(-0.2, abs=0.02)
+    assert family.control.p_better < 1e-6
+    same = _family()
+    judge_pairs(same, Pairs(dict.fromkeys(KEYS, 0.0), speed_sd=0.01), PairPolicy())
+    assert same.control is not None and abs(math.expm1(same.control.delta)) < 0.02
+    assert set(_status(same).values()) == {"unchanged"}
+
+
+def _trees(change: float | None, p: float | None) -> SideBySide:
+    s = SideBySide("main", "b" * 40, "h" * 40, control_change_pct=change, control_p=p)
+    return SideBySide.from_json(json.loads(json.dumps(s.to_json())))  # as a results file
+
+
+def test_a_moved_control_is_warned_about_in_the_report_and_a_steady_one_is_not() -> None:
+    [warning] = control_warning(_trees(-20.0, 1e-7))
+    assert format_change(-20.0) in warning and "--vidbench-pair-view raw" in warning
+    assert control_warning(_trees(1.0, 0.4)) == []  # an A/A run
+    assert control_warning(_trees(-2.0, 1e-9)) == []  # significant, too small to matter
+    assert control_warning(_trees(-20.0, 0.05)) == []  # large, not significant
+    assert control_warning(_trees(None, None)) == []  # too few pairs, or an older file
+    assert control_warning(None) == []

@@ -75,6 +75,8 @@ class PairedFamily:
     references: list[str] = field(default_factory=list)  # measured for the peers view only
     pairs: list[Pair] = field(default_factory=list)
     error: str | None = None
+    control: PairedEstimate | None = None  # the control workload's own head/base, raw
+
 
     @property
     def keys(self) -> list[str]:
@@ -109,6 +111,19 @@ def differences(pairs: Sequence[Pair], key: str, view: str,
             diffs.append(d)
             orders.append(pair.base_first)
     return diffs, orders
+
+
+def control_shift(pairs: Sequence[Pair]) -> PairedEstimate | None:
+    """The control workload's own log(head / base) over the pairs. Both arms run it on the
+    same machine, alternating, so it moves only when head changes what it runs (torch, a
+    global setting such as TF32), and then every ÷ control change moves the other way."""
+    diffs, orders = [], []
+    for pair in pairs:
+        hc, bc = pair.head.control, pair.base.control
+        if hc and bc and hc > 0 and bc > 0:
+            diffs.append(math.log(hc) - math.log(bc))
+            orders.append(pair.base_first)
+    return crossover(diffs, orders)
 
 
 def _pct(log_value: float) -> float:
@@ -218,7 +233,7 @@ def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy)
     view = policy.view
     for look, target in enumerate(policy.looks, start=1):
         if not open_:
-            return
+            break
         more = target - len(family.pairs)
         try:
             family.pairs += measure(family.keys, more) if more > 0 else []
@@ -242,6 +257,7 @@ def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy)
             t.head_median = statistics.median(heads) if heads else None
             still.append(t)
         open_, rejected = _judge_look(still, m, rejected, look, policy, view)
+    family.control = control_shift(family.pairs)
     for t in open_:
         if t.estimate is None:
             t.verdict = Verdict("incomparable", method="paired", reason=family.error or

@@ -9,6 +9,7 @@ the base tree, and gives the judge its `Pairing`.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import shutil
 import sys
@@ -148,6 +149,9 @@ class Against:
     def finished(self, family: PairedFamily) -> None:
         self.record.pairs = list(family.pairs)
         self.record.error = family.error
+        if (c := family.control) is not None:
+            self.record.control_change_pct = math.expm1(c.delta) * 100
+            self.record.control_p = min(1.0, 2 * min(c.p_worse, c.p_better))
 
     def close(self) -> None:
         self.base.remove()

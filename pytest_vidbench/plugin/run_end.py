@@ -129,7 +129,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
     """Judge, update the store if asked, then report; 1 when the gate fails."""
     from pytest_vidbench.report.build import build_report
     from pytest_vidbench.report.outputs import write_outputs
-    from pytest_vidbench.report.paired import blind_spots
+    from pytest_vidbench.report.paired import blind_spots, control_warning
 
     if session.role.kind == "worker":  # the controller judges, stores and reports
         if session.active:
@@ -171,7 +171,7 @@ def end_run(session: VidbenchSession, exitstatus: int) -> int:
         session.options.gate_enforced, updated, interrupted=session.cancelled is not None)
     report.frame_roots = frame_previews(session)
     report.side_by_side = context.side_by_side
-    report.warnings += blind_spots(session.records)
+    report.warnings += blind_spots(session.records) + control_warning(context.side_by_side)
     session.report = report
     cost.report += time.perf_counter() - report_started  # up to the writes, which it is in
     write_outputs(report, session.options, run_info(session, report, context))

@@ -81,6 +81,10 @@ class SideBySide:
     pairs: list[Pair] = field(default_factory=list)  # analysed pairs, warm-up pair excluded
     warmup: list[Pair] = field(default_factory=list)
     error: str | None = None  # why pairing stopped early, if it did
+    # The control workload's own head/base over the pairs (gate/side_by_side.py
+    # `control_shift`): its change and two-sided p; None without enough pairs.
+    control_change_pct: float | None = None
+    control_p: float | None = None
     shard_seeds: list[int] = field(default_factory=list)  # `vidbench merge`: each shard's seed
 
     def to_json(self) -> dict[str, Any]:

@@ -52,6 +52,25 @@ def blind_spots(records: list[ResultRecord]) -> list[str]:
     return out
 
 
+CONTROL_P = 0.01  # two-sided; with a shift of at least CONTROL_MIN_PCT
+CONTROL_MIN_PCT = 3.0
+
+
+def control_warning(s: SideBySide | None) -> list[str]:
+    """A warning when the control workload itself ran faster or slower in head: head then
+    changed what the control runs too (torch, a global setting), and every ÷ control change
+    is shifted by about as much the other way (docs/side-by-side.md)."""
+    if s is None or not is_number(s.control_change_pct) or not is_number(s.control_p):
+        return []
+    change = float(s.control_change_pct or 0)
+    if s.control_p > CONTROL_P or abs(change) < CONTROL_MIN_PCT:
+        return []
+    return [f"the control workload ran {format_change(change)} in head against base "
+            f"(p = {s.control_p:.2g}): head changes code or settings that the control runs "
+            "too (torch, TF32, threads), so every change ÷ control is off by about as much "
+            "the other way; rerun with --vidbench-pair-view raw to judge raw times"]
+
+
 def trees_phrase(s: SideBySide, escape: Callable[[object, int | None], str]) -> str:
     """'head 1a2b3c4d5e6f vs base 0f9e8d7c6b5a (origin/main), 24 pairs, order seed 42'."""
     def short(commit: str | None) -> str:
