@@ -83,8 +83,18 @@ def test_a_runner_without_baselines_renders_the_paired_verdicts(
     comment = (tmp_path / "c.md").read_text()
     assert f"head {HEAD[:12]} vs base {BASE[:12]} (main)" in comment
     assert "order seed 7" in comment and "16 pairs" in comment
+    assert "the control workload ran" not in comment
     assert "side by side: latency, energy, memory and fidelity verdicts are the run's own" in \
         capsys.readouterr().out
+
+
+def test_a_control_that_moved_between_the_arms_is_warned_about(tmp_path: Path) -> None:
+    sbs = side_by_side(7) | {"control_change_pct": -18.0, "control_p": 1e-6}
+    new = write(tmp_path / "new.json", [paired("a", "regression", 30.0)], sbs)
+    (tmp_path / "baselines").mkdir()
+    main(["compare", "baselines/", str(new), "--markdown", "c.md"])
+    assert "the control workload ran -18.0% in head against base" in \
+        (tmp_path / "c.md").read_text()
 
 
 def test_a_paired_memory_verdict_is_kept_too(tmp_path: Path) -> None:

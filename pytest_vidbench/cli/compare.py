@@ -153,11 +153,14 @@ def _seconds(value: Any) -> float | None:
 
 def build_report(new: NewRun, history: History, comparison: Comparison,
                  report_only: bool) -> RunReport:
+    from pytest_vidbench.report.paired import control_warning
+
     newest = sorted((t.newest for t in history.baseline.tests.values() if t.newest),
                     key=lambda s: s.date)
     env = new.environment
     commit = short_commit(env) if isinstance(env.get("git_commit"), str) else None
     interrupted = new.run.get("interrupted") is True
+    side_by_side = RunContext.from_json(new.run).side_by_side
     return RunReport(
         records=list(new.records), environment=env, commit=commit,
         baseline_commit=newest[-1].commit if newest else None,
@@ -167,9 +170,8 @@ def build_report(new: NewRun, history: History, comparison: Comparison,
         timed_seconds=_seconds(new.run.get("timed_seconds")),
         warnings=comparison.warnings() + history.notes + (
             [f"{new.path} is the results file of an interrupted run: only the tests that "
-             "finished are in it"] if interrupted else []),
-        gate_enforced=not report_only, interrupted=interrupted,
-        side_by_side=RunContext.from_json(new.run).side_by_side,
+             "finished are in it"] if interrupted else []) + control_warning(side_by_side),
+        gate_enforced=not report_only, interrupted=interrupted, side_by_side=side_by_side,
     )
 
 
