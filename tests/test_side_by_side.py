@@ -12,16 +12,13 @@ import random
 
 import pytest
 
+from pytest_vidbench.gate.pair_views import BOTH, CONTROL, PEERS, RAW, differences
 from pytest_vidbench.gate.paired import look_levels, pairs_needed
 from pytest_vidbench.gate.side_by_side import (
-    CONTROL,
-    PEERS,
-    RAW,
     PairedFamily,
     PairedTest,
     PairingFailed,
     PairPolicy,
-    differences,
     judge_pairs,
 )
 from pytest_vidbench.records.pairs import ArmRun, Pair, SideBySide
@@ -218,3 +215,21 @@ def test_a_moved_control_is_warned_about_in_the_report_and_a_steady_one_is_not()
     assert control_warning(_trees(-20.0, 0.05)) == []  # large, not significant
     assert control_warning(_trees(None, None)) == []  # too few pairs, or an older file
     assert control_warning(None) == []
+
+
+def test_peers_and_control_together_catch_one_model_and_a_change_of_every_model() -> None:
+    policy = PairPolicy(view=BOTH)
+    one = _family()
+    judge_pairs(one, Pairs({KEYS[0]: 0.3, KEYS[1]: 0.0, KEYS[2]: 0.0}), policy)
+    assert _status(one) == {KEYS[0]: "regression", KEYS[1]: "unchanged", KEYS[2]: "unchanged"}
+    # Two hypotheses per test, one Holm family of 2m = 6: the first rejection spends α / 6.
+    slowed = one.tests[0]
+    assert slowed.verdict.extra["decision_alpha"] == pytest.approx(
+        look_levels(policy.alpha / 6, policy.looks, policy.spending)[slowed.look - 1])
+    every = _family()
+    judge_pairs(every, Pairs(dict.fromkeys(KEYS, 0.3)), policy)
+    assert set(_status(every).values()) == {"regression"}
+    assert {t.verdict.extra["view"] for t in every.tests} == {CONTROL}  # peers are blind here
+    same = _family()
+    judge_pairs(same, Pairs(dict.fromkeys(KEYS, 0.0)), policy)
+    assert set(_status(same).values()) == {"unchanged"}

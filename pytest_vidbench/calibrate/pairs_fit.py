@@ -142,8 +142,8 @@ def fit_pairs(runs: list[list[Pair]]) -> PairNoise:
 def view_sds(runs: list[list[Pair]]) -> dict[str, dict[str, float]]:
     """Per test and view, one pair's SD of d in the real pairs (the cross-over fit's, so the
     period is not counted), ÷ peers as the judge computes it with every test paired."""
+    from pytest_vidbench.gate.pair_views import VIEWS, differences
     from pytest_vidbench.gate.paired import crossover
-    from pytest_vidbench.gate.side_by_side import VIEWS, differences
 
     pairs = [p for run in runs for p in run if _usable(p)]
     keys = sorted(set.intersection(*(set(p.base.values) & set(p.head.values) for p in pairs)))

@@ -21,8 +21,9 @@ import numpy as np
 from pytest_vidbench.calibrate.pairs_fit import PairNoise, fit_pairs, read_pairs, view_sds
 from pytest_vidbench.calibrate.pairs_sim import Scenario, detectable_power, tally
 from pytest_vidbench.calibrate.synthetic import NoiseModel
+from pytest_vidbench.gate.pair_views import CONTROL, PEERS, POLICY_VIEWS, RAW
 from pytest_vidbench.gate.paired import OBF, SPENDING
-from pytest_vidbench.gate.side_by_side import CONTROL, PEERS, RAW, VIEWS, PairPolicy
+from pytest_vidbench.gate.side_by_side import PairPolicy
 
 
 def _key(noise: PairNoise, model: str) -> str:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-history", action="store_true",
                         help="leave out the settings with a history screen")
     parser.add_argument("--sessions", type=_positive, default=3000)
-    parser.add_argument("--view", choices=VIEWS, default=CONTROL,
+    parser.add_argument("--view", choices=POLICY_VIEWS, default=CONTROL,
                         help="the pairs' view (the plugin's --vidbench-pair-view)")
     parser.add_argument("--looks", default="8,16,24",
                         help="analysed pairs at each look (the plugin's --vidbench-pair-looks)")

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 from pytest_vidbench.gate.confirm import Policy
 from pytest_vidbench.gate.decide import TimingInput, decide, stage1
 from pytest_vidbench.gate.history import TestHistory
+from pytest_vidbench.gate.pair_views import BOTH, PEERS
 from pytest_vidbench.gate.side_by_side import (
-    PEERS,
     PairedFamily,
     PairedTest,
     PairPolicy,
@@ -84,7 +84,8 @@ def judge_against(timing: Sequence[tuple[ResultRecord, TestHistory | None]],
         return verdicts
     by_speed = sorted((r for r, _ in timing if r.kind == "latency" and r.key not in to_pair),
                       key=lambda r: r.value or 0)
-    refs = [r.key for r in by_speed[:policy.references]] if pairing.policy.view == PEERS else []
+    peers = pairing.policy.view in (PEERS, BOTH)
+    refs = [r.key for r in by_speed[:policy.references]] if peers else []
     lacking = pairing.base_lacks(to_pair + refs)
     for key in to_pair:
         if key in lacking:

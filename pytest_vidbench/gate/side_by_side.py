@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pytest_vidbench.gate.pair_views import BOTH, CONTROL, PEERS, control_shift, differences
 from pytest_vidbench.gate.paired import (
     OBF,
     PairedEstimate,
@@ -37,9 +38,6 @@ from pytest_vidbench.gate.paired import (
 )
 from pytest_vidbench.records import Verdict
 from pytest_vidbench.records.pairs import Pair
-
-CONTROL, RAW, PEERS = "control", "raw", "peers"
-VIEWS = (CONTROL, RAW, PEERS)
 
 # Measure `count` more analysed pairs of `keys` (whole blocks); returns only the new pairs.
 MeasurePairs = Callable[[list[str], int], list[Pair]]
@@ -67,6 +65,7 @@ class PairedTest:
     look: int = 0
     base_median: float | None = None
     head_median: float | None = None
+    view: str = ""  # this hypothesis's view; with `peers+control` each test has two
 
 
 @dataclass
@@ -82,48 +81,6 @@ class PairedFamily:
     def keys(self) -> list[str]:
         return [t.key for t in self.tests] + [r for r in self.references
                                                if r not in {t.key for t in self.tests}]
-
-
-def _log_ratio(pair: Pair, key: str, view: str, others: Sequence[str]) -> float | None:
-    h, b = pair.head.values.get(key), pair.base.values.get(key)
-    if not h or not b or h <= 0 or b <= 0:
-        return None
-    d = math.log(h) - math.log(b)
-    if view == CONTROL:
-        hc, bc = pair.head.control, pair.base.control
-        if not hc or not bc:
-            return None
-        return d - (math.log(hc) - math.log(bc))
-    if view == PEERS:  # double difference: minus the median of the references' own d
-        refs = [r for k in others if k != key and (r := _log_ratio(pair, k, RAW, ())) is not None]
-        return d - statistics.median(refs) if len(refs) >= 2 else None
-    return d
-
-
-def differences(pairs: Sequence[Pair], key: str, view: str,
-                others: Sequence[str] = ()) -> tuple[list[float], list[bool]]:
-    """Each usable pair's log(head / base) in `view`, and whether base ran first."""
-    diffs: list[float] = []
-    orders: list[bool] = []
-    for pair in pairs:
-        d = _log_ratio(pair, key, view, others)
-        if d is not None:
-            diffs.append(d)
-            orders.append(pair.base_first)
-    return diffs, orders
-
-
-def control_shift(pairs: Sequence[Pair]) -> PairedEstimate | None:
-    """The control workload's own log(head / base) over the pairs. Both arms run it on the
-    same machine, alternating, so it moves only when head changes what it runs (torch, a
-    global setting such as TF32), and then every ÷ control change moves the other way."""
-    diffs, orders = [], []
-    for pair in pairs:
-        hc, bc = pair.head.control, pair.base.control
-        if hc and bc and hc > 0 and bc > 0:
-            diffs.append(math.log(hc) - math.log(bc))
-            orders.append(pair.base_first)
-    return crossover(diffs, orders)
 
 
 def _pct(log_value: float) -> float:
@@ -150,7 +107,8 @@ def _failure(pair: Pair, key: str) -> Verdict | None:
 
 
 def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: float,
-             view: str, family: int) -> Verdict:
+             family: int) -> Verdict:
+    view = t.view
     e = t.estimate
     assert e is not None
     low, high = e.interval(level)
@@ -186,7 +144,7 @@ def _verdict(t: PairedTest, status: str, why: str, policy: PairPolicy, level: fl
 
 
 def _judge_look(open_: list[PairedTest], family: int, rejected: int, look: int,
-                policy: PairPolicy, view: str) -> tuple[list[PairedTest], int]:
+                policy: PairPolicy) -> tuple[list[PairedTest], int]:
     """One look: futility, then Holm's step-down at this look's spending; returns what stays
     open and the rejections so far."""
     still: list[PairedTest] = []
@@ -200,8 +158,7 @@ def _judge_look(open_: list[PairedTest], family: int, rejected: int, look: int,
             t.verdict = _verdict(t, "unchanged", f"head against base over {e.n} pairs: "
                                  f"{_pct(e.delta):+.1f}%, at most {bound:+.1f}% "
                                  f"({policy.futility:.0%} bound), below the minimum effect of "
-                                 f"{t.min_effect:.0%}", policy, policy.alpha / family, view,
-                                 family)
+                                 f"{t.min_effect:.0%}", policy, policy.alpha / family, family)
         else:
             still.append(t)
     ranked = sorted((t for t in still if t.estimate is not None),
@@ -220,17 +177,22 @@ def _judge_look(open_: list[PairedTest], family: int, rejected: int, look: int,
                f"{e.p_worse:.2g} ≤ {level:.2g}, Holm at look {look})")
         t.verdict = _verdict(t, "regression" if big else "unchanged",
                              why if big else why + f", below the minimum effect of "
-                             f"{t.min_effect:.0%}", policy, level, view, family)
+                             f"{t.min_effect:.0%}", policy, level, family)
         still.remove(t)
     return still, rejected
 
 
 def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy) -> None:
-    """Measure pairs look by look until every test is decided; sets each test's verdict."""
-    m = len(family.tests)
-    open_ = list(family.tests)
+    """Measure pairs look by look until every test is decided; sets each test's verdict.
+    With `peers+control` each test is two hypotheses of one Holm family (2m), one per view:
+    either view's rejection is a regression, so ÷ peers' lower noise and ÷ control's sight
+    of a change that slows every model are both kept at the family's α."""
+    views = (PEERS, CONTROL) if policy.view == BOTH else (policy.view,)
+    hyps = [PairedTest(t.key, t.min_effect, t.screened, view=v) for t in family.tests
+            for v in views]
+    m = len(hyps)
+    open_ = list(hyps)
     rejected = 0
-    view = policy.view
     for look, target in enumerate(policy.looks, start=1):
         if not open_:
             break
@@ -249,14 +211,16 @@ def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy)
             # ÷ peers: the fixed references, or with none (every test paired) the median of
             # every other paired test, leave-one-out.
             peers = family.references or family.keys
-            diffs, orders = differences(family.pairs, t.key, view, peers)
+            diffs, orders = differences(family.pairs, t.key, t.view, peers)
             t.estimate = crossover(diffs, orders)
             bases = [p.base.values[t.key] for p in family.pairs if t.key in p.base.values]
             t.base_median = statistics.median(bases) if bases else None
             heads = [p.head.values[t.key] for p in family.pairs if t.key in p.head.values]
             t.head_median = statistics.median(heads) if heads else None
             still.append(t)
-        open_, rejected = _judge_look(still, m, rejected, look, policy, view)
+        open_, rejected = _judge_look(still, m, rejected, look, policy)
+        caught = {t.key for t in hyps if t.verdict and t.verdict.status == "regression"}
+        open_ = [t for t in open_ if t.key not in caught]  # its other view need not go on
     family.control = control_shift(family.pairs)
     for t in open_:
         if t.estimate is None:
@@ -266,7 +230,21 @@ def judge_pairs(family: PairedFamily, measure: MeasurePairs, policy: PairPolicy)
             why = (f"undecided after {t.estimate.n} pairs: head {_pct(t.estimate.delta):+.1f}% "
                    "against base, neither significant nor ruled out"
                    + (f" ({family.error})" if family.error else ""))
-            t.verdict = _verdict(t, "suspicious", why, policy, policy.alpha / m, view, m)
+            t.verdict = _verdict(t, "suspicious", why, policy, policy.alpha / m, m)
+    _settle(family.tests, hyps)
+
+
+# With two views, the test takes its most telling hypothesis's verdict (ties: ÷ control).
+_RANK = {"regression": 0, "error": 1, "suspicious": 2, "incomparable": 3, "unchanged": 4}
+
+
+def _settle(tests: list[PairedTest], hyps: list[PairedTest]) -> None:
+    for t in tests:
+        mine = [h for h in hyps if h.key == t.key and h.verdict is not None]
+        pick = min(mine, key=lambda h: (_RANK.get(h.verdict.status, 5),  # type: ignore[union-attr]
+                                        h.view != CONTROL))
+        t.verdict, t.estimate, t.look, t.view = pick.verdict, pick.estimate, pick.look, pick.view
+        t.base_median, t.head_median = pick.base_median, pick.head_median
 
 
 class PairingFailed(RuntimeError):

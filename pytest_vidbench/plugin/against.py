@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_vidbench.config import VidbenchConfig
+from pytest_vidbench.gate.pair_views import POLICY_VIEWS
 from pytest_vidbench.gate.paired import OBF, POCOCK, SPENDING
 from pytest_vidbench.gate.quality import ACCEPT_OPTION
-from pytest_vidbench.gate.side_by_side import VIEWS, PairedFamily, PairPolicy
+from pytest_vidbench.gate.side_by_side import PairedFamily, PairPolicy
 from pytest_vidbench.measure.arms import CLIPS_OPTION, KEYS_OPTION, Arm, missing_keys
 from pytest_vidbench.measure.fresh import carried_options
 from pytest_vidbench.measure.schedule import PairSchedule
@@ -50,7 +51,7 @@ def add_against_options(group: pytest.OptionGroup) -> None:
     group.addoption("--vidbench-pair-looks", default=None, metavar="N,N,...",
                     help="with --vidbench-against: analysed pairs at each look, even and "
                          "increasing (default 8,16,24)")
-    group.addoption("--vidbench-pair-view", default="control", choices=VIEWS,
+    group.addoption("--vidbench-pair-view", default="control", choices=POLICY_VIEWS,
                     help="with --vidbench-against: the view of each pair's ratio (default "
                          "control)")
     group.addoption("--vidbench-pair-spending", default=OBF, choices=SPENDING,
