@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +92,9 @@ def clip_frames(seed: int = 0) -> torch.Tensor:
 
 
 def test_clip_hub_id_not_cached_fails_fast(offline: Path) -> None:
-    start = time.perf_counter()
+    # Fast because nothing is tried: `offline` fails the test on any connection attempt.
     with pytest.raises(MetricUnavailable) as info:
         clip_score_metric("openai/clip-vit-base-patch32")
-    assert time.perf_counter() - start < 2.0
     reason = info.value.reason
     assert str(offline) in reason and "hf download openai/clip-vit-base-patch32" in reason
     assert "save_pretrained" in reason
@@ -124,10 +122,8 @@ def test_clip_incomplete_cache_snapshot(offline: Path) -> None:
 
 @pytest.mark.parametrize("factory", [frame_fid_metric, frame_kid_metric])
 def test_inception_metrics_unavailable_offline(offline: Path, factory: Any) -> None:
-    start = time.perf_counter()
-    with pytest.raises(MetricUnavailable) as info:
+    with pytest.raises(MetricUnavailable) as info:  # no connection tried (`offline`)
         factory()
-    assert time.perf_counter() - start < 2.0
     # Either the packages are missing (this venv: no torchvision) or the weights file is.
     reason = info.value.reason
     assert "torch-fidelity" in reason or INCEPTION_WEIGHTS_FILE in reason

@@ -7,7 +7,6 @@ import copy
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -98,17 +97,15 @@ def test_frame_layouts_become_rgb_strips(shape: tuple[int, ...]) -> None:
     assert int(strip[0, 0, 0]) == 127
 
 
-def test_html_renders_forty_records_quickly() -> None:
+def test_html_renders_forty_records_with_their_plots() -> None:
+    # No timing assertion: a loaded CI runner once took 20.9 s here (the suite's own rule).
     report = demo_report()
     records = [copy.deepcopy(r) for r in report.records * 3][:40]
     for i, record in enumerate(records):
         record.model = f"{record.model}-{i}"
     report.records = records
-    start = time.perf_counter()
     page = render_html(report)
-    elapsed = time.perf_counter() - start
     assert len(DATA_PNG.findall(page)) > 25
-    assert elapsed < 20, f"render_html took {elapsed:.1f}s for 40 records"
 
 
 def test_html_caps_plots_for_huge_reports() -> None:
