@@ -1,12 +1,13 @@
 """A small benchmark project for end-to-end plugin tests, written into a pytester dir.
 
-Its models are toy generators whose behaviour the tests steer through environment variables
-(TOY_EXTRA_MIB: allocate more memory per call; TOY_NOISE: change the frames; TOY_SLEEP: a
-slowdown many times the call's own time; or the plugin module `toy_slowdown`, when a run
-loads it with `-p`), so regressions are deterministic or so large that
-no test depends on timing noise. The suffix of a toy
-model's name picks its behaviour: "-oom", "-nan" and "-crash" fail in those ways, and
-"-hang" blocks forever from its second call on; "-term" sends its process SIGTERM then.
+Its models are toy generators whose behaviour the tests steer through environment
+variables (TOY_EXTRA_MIB: allocate more memory per call; TOY_NOISE: change the frames;
+TOY_SLEEP: a slowdown many times the call's own time; TOY_FLOOR: a sleep in every call,
+history included; or the plugin module `toy_slowdown`, when a run loads it with `-p`), so
+regressions are deterministic or so large that no test depends on timing noise. The suffix
+of a toy model's name picks its behaviour: "-oom", "-nan" and "-crash" fail in those ways,
+and "-hang" blocks forever from its second call on; "-term" sends its process SIGTERM
+then.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def make_generator(kind):
             threading.Event().wait()
         if kind == "term" and CALLS[kind] > 1:  # the CI job is cancelled mid-run
             os.kill(os.getpid(), signal.SIGTERM)
+        if os.environ.get("TOY_FLOOR"):  # a call time that a loaded machine barely moves
+            time.sleep(float(os.environ["TOY_FLOOR"]))
         in_child = os.environ.get("PYTEST_VIDBENCH_CHILD")
         if os.environ.get("TOY_SLEEP") and not (os.environ.get("TOY_SLEEP_PARENT_ONLY")
                                                 and in_child):

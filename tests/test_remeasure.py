@@ -14,7 +14,11 @@ from pytest_vidbench.measure.fresh import carried_options
 
 
 @pytest.fixture
-def project_with_history(pytester: pytest.Pytester) -> pytest.Pytester:
+def project_with_history(pytester: pytest.Pytester,
+                         monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # A 30 ms floor in every call: a bare toy call is ~3 ms, and on a loaded 2-core runner its
+    # three-run history once spread 1.9–10.6 ms, too wide for a ×75 slowdown to be proven.
+    monkeypatch.setenv("TOY_FLOOR", "0.03")
     write_project(pytester, metrics=("latency",), models=("toy", "old"), remeasure=True)
     for _ in range(3):
         pytester.runpytest("--vidbench", "--vidbench-update-baselines").assert_outcomes(passed=2)
