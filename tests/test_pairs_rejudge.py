@@ -19,13 +19,15 @@ def test_the_runs_own_policy_gives_back_the_verdicts_it_recorded(run: str) -> No
     path = SERIES / f"{run}.json"
     recorded = {r["model"]: r["verdict"]["status"] for r in json.loads(path.read_text())["results"]
                 if r["metric"] == "latency" and "look" in (r["verdict"].get("extra") or {})}
-    replayed = {m: s.split(" at ")[0] for m, s in rejudge(path, PairPolicy(), 0.10).items()}
+    replayed = {m: s.split(" at ")[0] for m, s in rejudge(path, PairPolicy(), 0.10)[0].items()}
     assert len(replayed) == 7 and replayed == recorded
     assert ("regression" in replayed.values()) == run.startswith("injected")
 
 
 def test_a_policy_that_wants_more_pairs_than_were_recorded_says_so() -> None:
     # unchanged-s30 stopped at 8 pairs; looks at 8 and 16 pairs of both views want more.
-    statuses = rejudge(SERIES / "unchanged-s30.json", PairPolicy(view="peers+control"), 0.10)
+    statuses, recorded = rejudge(SERIES / "unchanged-s30.json",
+                                 PairPolicy(view="peers+control"), 0.10)
+    assert recorded == 8
     assert "beyond" in statuses.values()
     assert "regression" not in {s.split(" at ")[0] for s in statuses.values()}

@@ -45,9 +45,9 @@ class Replay:
         return out
 
 
-def rejudge(path: Path, policy: PairPolicy, min_effect: float) -> dict[str, str]:
+def rejudge(path: Path, policy: PairPolicy, min_effect: float) -> tuple[dict[str, str], int]:
     """Per latency test of one results file: its status under `policy` ('regression at 12'),
-    or 'beyond' where the policy wanted more pairs than were recorded."""
+    or 'beyond' where the policy wanted more pairs than were recorded; and the pairs recorded."""
     run = json.loads(path.read_text())["run"]
     recorded = SideBySide.from_json(run["side_by_side"])
     keys = sorted({k for p in recorded.pairs for k in p.base.values if k.endswith("::latency")})
@@ -61,7 +61,7 @@ def rejudge(path: Path, policy: PairPolicy, min_effect: float) -> dict[str, str]
         elif status == "regression" and t.estimate is not None:
             status += f" at {t.estimate.n}"  # the pairs it was decided on
         out[t.key.split("[")[0]] = status
-    return out
+    return out, len(recorded.pairs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| run | pairs recorded | per model |\n|---|---:|---|")
     totals: Counter[str] = Counter()
     for path in sorted(Path(p) for pattern in args.files for p in glob.glob(pattern)):
-        statuses = rejudge(path, policy, args.min_effect)
-        pairs = len(json.loads(path.read_text())["run"]["side_by_side"]["pairs"])
+        statuses, pairs = rejudge(path, policy, args.min_effect)
         totals.update(s.split(" at ")[0] for s in statuses.values())
         cells = ", ".join(f"{m} {s}" for m, s in sorted(statuses.items()))
         print(f"| {path.stem} | {pairs} | {cells} |")
